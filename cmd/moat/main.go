@@ -1,0 +1,63 @@
+// Command moat is the anti-spam SMTP gateway: one binary with subcommands
+// for running the server (serve), checking a message (check), validating the
+// configuration (policy check) and printing the version (version).
+//
+// This package is wiring only: it parses flags, builds the pieces from the
+// configuration and hands them to each other.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `moat — anti-spam SMTP gateway
+
+Usage:
+  moat serve [-c FILE]                 run the gateway (built-in defaults when no config)
+  moat check [-c FILE] [--ip IP] [--helo NAME] [--from ADDR] [--rcpt ADDR]... [--json] FILE|-
+                                       run the full pipeline on one message, no side effects
+  moat policy check [-c FILE]          validate the configuration (FILE:LINE: message)
+  moat version                         print the version
+
+Every command takes -c FILE; without it moat uses ./moat.yaml if present,
+else its built-in defaults.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "check":
+		return cmdCheck(ctx, args[1:], stdin, stdout, stderr)
+	case "policy":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: moat policy check [-c FILE]\n")
+			return 2
+		}
+		return cmdPolicyCheck(args[2:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "moat: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/policies"
+	"github.com/moatmail/moat/relay"
+	"github.com/moatmail/moat/store"
+)
+
+// shutdownGrace is how long SIGTERM waits for transactions in flight.
+const shutdownGrace = 30 * time.Second
+
+// cmdServe runs the gateway: `moat serve [-c FILE]`.
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "configuration `FILE` (default ./moat.yaml if present, else built-in defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := policies.LoadOrDefault(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "moat:", err)
+		return 1
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("moat stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
+	pol, err := policies.NewPolicy(cfg.Policy)
+	if err != nil {
+		return err
+	}
+	live := policies.NewLive(pol)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	local, err := store.NewLocal(filepath.Join(cfg.DataDir, "mail"))
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := relay.NewServer(relay.Options{
+		Config:   cfg,
+		Pipeline: filter.NewPipeline(buildChecks(live), cfg.Limits.CheckTimeout.D(), log),
+		Policy:   live,
+		Local:    local,
+		Log:      log,
+		TLS:      tlsCfg,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	source := cfg.File
+	if source == "" {
+		source = "built-in defaults"
+	}
+	addrs := make([]string, 0, len(srv.Addrs()))
+	for _, a := range srv.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	log.Info("moat listening", "smtp", addrs, "config", source, "data_dir", cfg.DataDir, "hostname", cfg.Hostname, "starttls", tlsCfg != nil)
+	if len(cfg.Listen.IMAP)+len(cfg.Listen.POP3) > 0 {
+		log.Info("IMAP and POP3 are not served by this version yet; local mail is stored as Maildir under data_dir/mail", "imap", cfg.Listen.IMAP, "pop3", cfg.Listen.POP3)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			reload(cfg.File, live, log)
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			log.Info("shutting down", "grace", shutdownGrace)
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			<-errc
+			log.Info("stopped")
+			return nil
+		}
+	}
+}
+
+// reload re-reads the configuration file and swaps in its policy. An invalid
+// file keeps the running policy. Listener, limit and domain changes need a
+// restart.
+func reload(path string, live *policies.Live, log *slog.Logger) {
+	if path == "" {
+		log.Warn("reload: running on built-in defaults, nothing to reload")
+		return
+	}
+	cfg, err := policies.Load(path)
+	if err != nil {
+		log.Error("reload failed; keeping the running policy", "file", path, "err", err)
+		return
+	}
+	pol, err := policies.NewPolicy(cfg.Policy)
+	if err != nil {
+		log.Error("reload failed; keeping the running policy", "file", path, "err", err)
+		return
+	}
+	live.Store(pol)
+	log.Info("policy reloaded", "file", path)
+}
+
+// loadTLS returns the STARTTLS configuration, or nil when no certificate is
+// configured.
+func loadTLS(cfg *policies.Config) (*tls.Config, error) {
+	if cfg.TLS.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}

@@ -1,0 +1,119 @@
+package policies
+
+import (
+	"time"
+)
+
+// Config is the whole of moat.yaml. Every key is documented in README.md and
+// deploy/moat.example.yaml. Unknown keys are errors.
+type Config struct {
+	// Hostname is moat's own name: SMTP greeting, Received headers,
+	// authserv-id. Default "localhost".
+	Hostname string `yaml:"hostname"`
+	// DataDir holds the store, queue, embedded state and control socket.
+	// Default "./moat-data". Relative paths are relative to the working
+	// directory of the process.
+	DataDir string `yaml:"data_dir"`
+	Listen  Listen `yaml:"listen"`
+	TLS     TLS    `yaml:"tls"`
+	DNS     DNS    `yaml:"dns"`
+	State   State  `yaml:"state"`
+	// Domains are the domains moat accepts mail for, by lower-case name.
+	// Mail to any other domain is refused with 550 5.7.1 (never an open
+	// relay).
+	Domains map[string]Domain `yaml:"domains"`
+	Limits  Limits            `yaml:"limits"`
+	Log     Log               `yaml:"log"`
+	Policy  PolicyConfig      `yaml:"policy"`
+
+	// File is the path the configuration was loaded from ("" for the
+	// built-in defaults). Not a YAML key.
+	File string `yaml:"-"`
+}
+
+// Listen holds the listener addresses ("host:port").
+type Listen struct {
+	SMTP    []string `yaml:"smtp"`
+	IMAP    []string `yaml:"imap"`
+	POP3    []string `yaml:"pop3"`
+	Metrics string   `yaml:"metrics"`
+}
+
+// TLS names the certificate and key files. STARTTLS is offered when both
+// are set.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// DNS configures the shared resolver.
+type DNS struct {
+	// Servers are "host:port" addresses; empty means /etc/resolv.conf.
+	Servers []string `yaml:"servers"`
+}
+
+// State configures the shared state backend.
+type State struct {
+	// Redis is a redis:// or rediss:// URL; empty means the embedded store.
+	Redis string `yaml:"redis"`
+}
+
+// Delivery modes for a domain.
+const (
+	DeliverLocal = "local"
+	DeliverRelay = "relay"
+)
+
+// Domain says what happens to accepted mail for one domain.
+type Domain struct {
+	// Deliver is "local" (built-in store) or "relay" (downstream MTA).
+	Deliver string `yaml:"deliver"`
+	// Relay is the downstream "host:port" for deliver: relay.
+	Relay string `yaml:"relay"`
+}
+
+// Limits bound what one client can make moat do.
+type Limits struct {
+	// MessageSize is the largest message accepted, in bytes (SIZE). 552.
+	MessageSize int64 `yaml:"message_size"`
+	// Recipients is the most recipients per message. 452.
+	Recipients int `yaml:"recipients"`
+	// LineLength is the longest command or message line, in bytes. 500.
+	LineLength int `yaml:"line_length"`
+	// CommandTimeout is how long moat waits for the next command. 421.
+	CommandTimeout Duration `yaml:"command_timeout"`
+	// DataTimeout is how long moat waits for the whole message after DATA
+	// or between BDAT chunks. 421.
+	DataTimeout Duration `yaml:"data_timeout"`
+	// Connections is the most simultaneous SMTP connections in total. 421.
+	Connections int `yaml:"connections"`
+	// ConnectionsPerIP is the most simultaneous connections from one client
+	// IP address. 421.
+	ConnectionsPerIP int `yaml:"connections_per_ip"`
+	// CheckTimeout is the deadline of each check at each stage.
+	CheckTimeout Duration `yaml:"check_timeout"`
+	// MemorySpool is how many bytes of a message are kept in memory before
+	// the rest goes to a spool file in data_dir.
+	MemorySpool int `yaml:"memory_spool"`
+	// RelayTimeout bounds one downstream SMTP exchange (connect, each
+	// command, the data transfer).
+	RelayTimeout Duration `yaml:"relay_timeout"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string
+// ("30s", "5m", "48h").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats the duration like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }

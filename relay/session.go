@@ -1,0 +1,359 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/policies"
+)
+
+// session is one client connection after HELO/EHLO. It implements
+// smtp.Session; go-smtp calls it from the connection's goroutine only.
+type session struct {
+	srv  *Server
+	conn *smtp.Conn
+	txn  *filter.Txn
+	keep int // symbols recorded before MAIL (connect and helo stages)
+
+	mailOpts smtp.MailOptions
+	route    string   // "local" or the downstream host:port of this transaction
+	down     *downTxn // the open downstream transaction, in relay mode
+	logged   bool     // the current transaction has been logged
+	start    time.Time
+}
+
+func (s *Server) newSession(c *smtp.Conn) *session {
+	now := s.now()
+	t := &filter.Txn{
+		ID:       s.ids.next(),
+		Start:    now,
+		ClientIP: remoteIP(c.Conn()),
+		Helo:     c.Hostname(),
+	}
+	_, t.TLS = c.TLSConnectionState()
+	sess := &session{srv: s, conn: c, txn: t, start: now}
+	pol := s.policy.Load()
+	t.Trusted = pol.Trusted(t.ClientIP)
+	if !t.Trusted {
+		ctx, cancel := context.WithCancel(s.ctx)
+		s.pipeline.Run(ctx, t, filter.StageConnect)
+		s.pipeline.Run(ctx, t, filter.StageHelo)
+		cancel()
+	}
+	sess.keep = t.SymbolCount()
+	return sess
+}
+
+// Mail handles MAIL FROM.
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	t := ss.txn
+	if !validSender(from) {
+		return replyBadSender(t.ID)
+	}
+	t.MailFrom = from
+	if opts != nil {
+		ss.mailOpts = *opts
+	}
+	ss.start = ss.srv.now()
+	ss.logged = false
+	if !t.Trusted {
+		ss.srv.pipeline.Run(ss.srv.ctx, t, filter.StageMail)
+	}
+	return nil
+}
+
+// Rcpt handles RCPT TO: the recipient must be in a served domain, in the
+// plain local@domain form, on the same route as the transaction's other
+// recipients, not refused by policy on what is known so far, and (in relay
+// mode) accepted by the downstream server.
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	t := ss.txn
+	local, domain, ok := splitRecipient(to)
+	if !ok {
+		return ss.refuseRcpt(to, replyBadRecipient(t.ID), "bad address syntax")
+	}
+	dom, served := ss.srv.cfg.Domains[domain]
+	if !served {
+		return ss.refuseRcpt(to, replyRelayDenied(t.ID), "domain not served")
+	}
+	rcpt := local + "@" + domain
+	route := policies.DeliverLocal
+	if dom.Deliver == policies.DeliverRelay {
+		route = dom.Relay
+	}
+	if ss.route != "" && route != ss.route {
+		return ss.refuseRcpt(to, replyOtherRoute(t.ID), "other route")
+	}
+	for _, r := range t.Rcpts {
+		if strings.EqualFold(r, rcpt) {
+			return nil // a duplicate: already accepted
+		}
+	}
+
+	t.Rcpts = append(t.Rcpts, rcpt)
+	if !t.Trusted {
+		ss.srv.pipeline.Run(ss.srv.ctx, t, filter.StageRcpt)
+		// Early verdict for this recipient alone, on what is known so far.
+		all := t.Rcpts
+		t.Rcpts = all[len(all)-1:]
+		v := ss.srv.policy.Load().Evaluate(t)
+		t.Rcpts = all
+		if v.Action == policies.Reject || v.Action == policies.Tempfail {
+			t.Rcpts = all[:len(all)-1]
+			r := replyReject(t.ID)
+			if v.Action == policies.Tempfail {
+				r = replyTempfail(t.ID)
+			}
+			return ss.refuseRcptVerdict(to, r, v)
+		}
+	}
+
+	if route != policies.DeliverLocal {
+		if err := ss.relayRcpt(route, rcpt); err != nil {
+			t.Rcpts = t.Rcpts[:len(t.Rcpts)-1]
+			return ss.refuseRcpt(to, downstreamReply(t.ID, err), "downstream: "+err.Error())
+		}
+	}
+	ss.route = route
+	return nil
+}
+
+// relayRcpt opens the downstream transaction if needed and forwards RCPT.
+func (ss *session) relayRcpt(addr, rcpt string) error {
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.RelayTimeout.D())
+	defer cancel()
+	if ss.down == nil {
+		mo := ss.mailOpts
+		mo.Auth = nil // never pass on a client's AUTH= identity
+		d, err := ss.srv.pool.begin(ctx, addr, ss.txn.MailFrom, &mo)
+		if err != nil {
+			return err
+		}
+		ss.down = d
+	}
+	return ss.down.rcpt(ctx, rcpt, nil)
+}
+
+// Data receives the message, runs the data stage, applies the verdict and
+// delivers. The reply is 250 only once the message is on disk (local) or the
+// downstream server has said 250.
+func (ss *session) Data(r io.Reader) error {
+	t := ss.txn
+	if d := ss.srv.cfg.Limits.DataTimeout.D(); d > 0 {
+		_ = ss.conn.Conn().SetReadDeadline(ss.srv.now().Add(d))
+	}
+	msg, rerr := ss.receive(r)
+	if msg != nil {
+		defer msg.Close()
+	}
+	if rerr != nil {
+		return ss.finish(rerr, policies.Verdict{Action: policies.Reject})
+	}
+	t.Msg = msg
+
+	if !t.Trusted { // a trusted client's mail is not checked: no symbols
+		ctx, cancel := context.WithCancel(ss.srv.ctx)
+		ss.srv.pipeline.Run(ctx, t, filter.StageData)
+		cancel()
+	}
+	v := ss.srv.policy.Load().Evaluate(t)
+	switch v.Action {
+	case policies.Reject:
+		return ss.finish(replyReject(t.ID), v)
+	case policies.Greylist:
+		return ss.finish(replyGreylist(t.ID), v)
+	case policies.Tempfail:
+		return ss.finish(replyTempfail(t.ID), v)
+	}
+	return ss.finish(ss.deliver(msg, v), v)
+}
+
+// receive spools the message, refusing bare CR/LF, oversize messages and
+// NUL bytes in the header.
+func (ss *session) receive(r io.Reader) (*filter.Message, error) {
+	id := ss.txn.ID
+	spool := filter.NewSpool(ss.srv.spoolDir, ss.srv.cfg.Limits.MemorySpool)
+	var bare bareCheck
+	_, err := io.Copy(io.MultiWriter(&bare, spool), r)
+	if err != nil {
+		spool.Discard()
+		var ne net.Error
+		switch {
+		case errors.Is(err, smtp.ErrDataTooLarge):
+			return nil, replyTooLarge(id)
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, replyTimeout(id)
+		case errors.Is(err, smtp.ErrDataReset):
+			return nil, err
+		}
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return nil, se
+		}
+		ss.srv.log.Warn("receiving message failed", "txn", id, "err", err)
+		return nil, replyLocalError(id)
+	}
+	if bare.found() {
+		spool.Discard()
+		return nil, replyBareLF(id)
+	}
+	msg, err := spool.Finish()
+	if errors.Is(err, filter.ErrHeaderNUL) {
+		return msg, replyNUL(id)
+	}
+	return msg, err
+}
+
+// deliver adds moat's headers and hands the message to the route.
+func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
+	t := ss.txn
+	ri := receivedInfo{
+		helo: t.Helo, ip: t.ClientIP, hostname: ss.srv.cfg.Hostname, tls: t.TLS,
+		auth: t.AuthUser != "", id: t.ID, when: ss.srv.now(),
+	}
+	if len(t.Rcpts) == 1 {
+		ri.rcpt = t.Rcpts[0]
+	}
+	pre := appendReceived(make([]byte, 0, 512), ri)
+	pre = appendSpamHeaders(pre, v)
+
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.RelayTimeout.D())
+	defer cancel()
+	if ss.route == policies.DeliverLocal {
+		if ss.srv.local == nil {
+			ss.srv.log.Error("no local store configured", "txn", t.ID)
+			return replyLocalError(t.ID)
+		}
+		for _, rcpt := range t.Rcpts {
+			if err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg)); err != nil {
+				ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "err", err)
+				return replyLocalError(t.ID)
+			}
+		}
+		return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
+	}
+	if ss.down == nil {
+		return replyDownstreamDown(t.ID)
+	}
+	d := ss.down
+	ss.down = nil
+	text, err := d.data(ctx, outgoing(pre, msg))
+	if err != nil {
+		d.abort()
+		return downstreamReply(t.ID, err)
+	}
+	d.finish()
+	return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" relayed: "+headerSafe(text, 200))
+}
+
+// finish logs the transaction and returns the reply for go-smtp. A 250 is
+// passed as an *smtp.SMTPError with code 250, which go-smtp writes as is.
+func (ss *session) finish(r error, v policies.Verdict) error {
+	var se *smtp.SMTPError
+	if r != nil && !errors.As(r, &se) {
+		ss.srv.log.Error("transaction failed", "txn", ss.txn.ID, "err", r)
+		se = replyLocalError(ss.txn.ID)
+		r = se
+	}
+	ss.logTxn(replyCode(se), v)
+	return r
+}
+
+// refuseRcpt logs a refused recipient and returns the reply.
+func (ss *session) refuseRcpt(to string, r *smtp.SMTPError, why string) error {
+	ss.srv.log.Info("rcpt refused", "txn", ss.txn.ID, "ip", ss.txn.ClientIP.String(), "from", ss.txn.MailFrom, "rcpt", to, "reply", replyCode(r), "why", why)
+	return r
+}
+
+// refuseRcptVerdict logs a recipient refused by policy, with the symbols.
+func (ss *session) refuseRcptVerdict(to string, r *smtp.SMTPError, v policies.Verdict) error {
+	ss.srv.log.Info("rcpt refused", "txn", ss.txn.ID, "ip", ss.txn.ClientIP.String(), "from", ss.txn.MailFrom, "rcpt", to, "reply", replyCode(r), "action", v.Action.String(), "score", v.Score, "symbols", symbolList(v.Symbols))
+	return r
+}
+
+// logTxn writes the one log line of a transaction.
+func (ss *session) logTxn(code string, v policies.Verdict) {
+	t := ss.txn
+	ss.logged = true
+	ss.srv.log.LogAttrs(ss.srv.ctx, slog.LevelInfo, "txn",
+		slog.String("id", t.ID),
+		slog.String("ip", t.ClientIP.String()),
+		slog.String("helo", t.Helo),
+		slog.String("from", t.MailFrom),
+		slog.String("rcpts", strings.Join(t.Rcpts, ",")),
+		slog.String("symbols", symbolList(v.Symbols)),
+		slog.Float64("score", round1(v.Score)),
+		slog.String("action", v.Action.String()),
+		slog.String("reply", code),
+		slog.Duration("duration", ss.srv.now().Sub(ss.start)),
+		slog.String("timings", timingList(t.Timings())),
+	)
+}
+
+// Reset ends the current transaction (after DATA, RSET or a new EHLO).
+func (ss *session) Reset() {
+	t := ss.txn
+	if t.MailFrom != "" || len(t.Rcpts) > 0 {
+		if !ss.logged && len(t.Rcpts) > 0 {
+			ss.logTxn("abandoned", policies.Verdict{})
+		}
+	}
+	if ss.down != nil {
+		ss.down.abort()
+		ss.down = nil
+	}
+	t.ResetMessage(ss.keep)
+	t.ID = ss.srv.ids.next()
+	ss.route = ""
+	ss.mailOpts = smtp.MailOptions{}
+	ss.logged = false
+	ss.start = ss.srv.now()
+	// A new EHLO may change the name; go-smtp keeps it on the connection.
+	t.Helo = ss.conn.Hostname()
+}
+
+// Logout ends the session.
+func (ss *session) Logout() error {
+	if ss.down != nil {
+		ss.down.abort()
+		ss.down = nil
+	}
+	return nil
+}
+
+func symbolList(syms []filter.Symbol) string {
+	var b strings.Builder
+	for i, s := range syms {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s.Name)
+		b.WriteByte('(')
+		b.WriteString(formatScore(s.Score))
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+func timingList(ts []filter.Timing) string {
+	var b strings.Builder
+	for i, tm := range ts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(tm.Check)
+		b.WriteByte('/')
+		b.WriteString(tm.Stage.String())
+		b.WriteByte('=')
+		b.WriteString(tm.Duration.Round(time.Microsecond).String())
+	}
+	return b.String()
+}
