@@ -85,6 +85,7 @@ func (h *Header) Count(name string) int {
 func ParseHeader(b []byte) (Header, int, error) {
 	var h Header
 	pos := 0
+	malformed := false // the header ended at a line that is not a field
 	for pos < len(b) {
 		end := lineEnd(b, pos)
 		line := b[pos:end]
@@ -94,7 +95,8 @@ func ParseHeader(b []byte) (Header, int, error) {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(h.Fields) == 0 {
-				break // a continuation with nothing to continue: body starts here
+				malformed = true // a continuation with nothing to continue
+				break
 			}
 			last := &h.Fields[len(h.Fields)-1]
 			last.Raw = b[pos-len(last.Raw) : end]
@@ -103,12 +105,19 @@ func ParseHeader(b []byte) (Header, int, error) {
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !validFieldName(line[:colon]) {
+			malformed = true
 			break
 		}
 		h.Fields = append(h.Fields, Field{Name: string(line[:colon]), Raw: line})
 		pos = end
 	}
-	if bytes.IndexByte(b[:pos], 0) >= 0 {
+	// NUL is refused up to the first empty line, also in a malformed line
+	// that ended the header early (it would otherwise hide in the "body").
+	scan := pos
+	if malformed {
+		scan = lineEnd(b, pos)
+	}
+	if bytes.IndexByte(b[:scan], 0) >= 0 {
 		return h, pos, ErrHeaderNUL
 	}
 	return h, pos, nil
