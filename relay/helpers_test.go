@@ -38,7 +38,7 @@ type sunk struct {
 	data  string
 }
 
-func newSink(t *testing.T) *sink {
+func newSink(t testing.TB) *sink {
 	t.Helper()
 	s := &sink{rcptErr: map[string]*smtp.SMTPError{}}
 	srv := smtp.NewServer(s)
@@ -190,7 +190,7 @@ func (b *syncBuffer) String() string {
 // startServer starts a server on a random port: domain relay.test relays to
 // a sink, local.test is delivered to a memory store. edit may change the
 // configuration before the server starts.
-func startServer(t *testing.T, checks []filter.Check, edit func(*policies.Config)) *testServer {
+func startServer(t testing.TB, checks []filter.Check, edit func(*policies.Config)) *testServer {
 	t.Helper()
 	sk := newSink(t)
 	cfg := policies.Default()

@@ -161,6 +161,12 @@ func readMessage(path string, stdin io.Reader, limit int64) ([]byte, error) {
 	if int64(len(raw)) > limit {
 		return nil, fmt.Errorf("%s: larger than limits.message_size (%d bytes)", path, limit)
 	}
+	// An mbox separator line ("From sender date") is not part of the message.
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
 	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
 	return bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n")), nil
 }
