@@ -3,8 +3,8 @@ module github.com/moatmail/moat
 go 1.25.0
 
 require (
-	github.com/emersion/go-message v0.18.2 // indirect
-	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
-	github.com/emersion/go-smtp v0.25.1 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
+	github.com/emersion/go-smtp v0.25.1
+	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
