@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// pool keeps idle SMTP client connections to downstream servers so that
+// pool keeps idle SMTP connections to downstream servers so that
 // before-queue relaying does not pay a TCP and EHLO round trip per message.
 type pool struct {
 	hostname    string
@@ -23,12 +22,12 @@ type pool struct {
 	now         func() time.Time
 
 	mu     sync.Mutex
-	idle   map[string][]idleClient
+	idle   map[string][]idleConn
 	closed bool
 }
 
-type idleClient struct {
-	c     *smtp.Client
+type idleConn struct {
+	c     *downConn
 	since time.Time
 }
 
@@ -39,13 +38,13 @@ func newPool(hostname string, timeout time.Duration, now func() time.Time) *pool
 		maxIdle:     64,
 		idleTimeout: 30 * time.Second,
 		now:         now,
-		idle:        make(map[string][]idleClient),
+		idle:        make(map[string][]idleConn),
 	}
 }
 
 // get returns an idle connection to addr, or dials a new one. reused tells
-// the caller that the connection may have been closed by the server since.
-func (p *pool) get(ctx context.Context, addr string) (c *smtp.Client, reused bool, err error) {
+// the caller that the server may have closed it since.
+func (p *pool) get(ctx context.Context, addr string) (c *downConn, reused bool, err error) {
 	p.mu.Lock()
 	list := p.idle[addr]
 	for len(list) > 0 {
@@ -56,36 +55,27 @@ func (p *pool) get(ctx context.Context, addr string) (c *smtp.Client, reused boo
 			p.mu.Unlock()
 			return ic.c, true, nil
 		}
-		go ic.c.Close()
+		go ic.c.quit()
 	}
 	p.idle[addr] = list
 	p.mu.Unlock()
 
-	dctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	conn, err := p.dialer.DialContext(dctx, "tcp", addr)
+	c, err = dialDown(ctx, &p.dialer, addr, p.hostname, p.timeout)
 	if err != nil {
-		return nil, false, fmt.Errorf("dial downstream %s: %w", addr, err)
-	}
-	c = smtp.NewClient(conn)
-	c.CommandTimeout = p.timeout
-	c.SubmissionTimeout = p.timeout
-	if err := c.Hello(p.hostname); err != nil {
-		c.Close()
 		return nil, false, fmt.Errorf("downstream %s: %w", addr, err)
 	}
 	return c, false, nil
 }
 
 // put returns a healthy connection, between transactions, to the pool.
-func (p *pool) put(addr string, c *smtp.Client) {
+func (p *pool) put(addr string, c *downConn) {
 	p.mu.Lock()
 	if p.closed || len(p.idle[addr]) >= p.maxIdle {
 		p.mu.Unlock()
-		c.Quit()
+		c.quit()
 		return
 	}
-	p.idle[addr] = append(p.idle[addr], idleClient{c: c, since: p.now()})
+	p.idle[addr] = append(p.idle[addr], idleConn{c: c, since: p.now()})
 	p.mu.Unlock()
 }
 
@@ -94,89 +84,71 @@ func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
 	idle := p.idle
-	p.idle = map[string][]idleClient{}
+	p.idle = map[string][]idleConn{}
 	p.mu.Unlock()
 	for _, list := range idle {
 		for _, ic := range list {
-			ic.c.Quit()
+			ic.c.quit()
 		}
 	}
 }
 
 // downTxn is one transaction opened on a downstream server while the
-// client's transaction is in progress: MAIL at the client's first relayed
+// client's transaction is in progress: MAIL with the client's first relayed
 // RCPT, one RCPT per client RCPT (so the downstream's answer is the
 // client's), DATA at the client's DATA.
 type downTxn struct {
 	p    *pool
 	addr string
-	c    *smtp.Client
+	c    *downConn
 	ok   bool // the connection is usable for another transaction
 }
 
-// begin opens a downstream transaction: MAIL FROM on a pooled or new
-// connection. A pooled connection the server has meanwhile closed is
-// replaced by a new one once.
-func (p *pool) begin(ctx context.Context, addr, from string, opts *smtp.MailOptions) (*downTxn, error) {
+// begin opens a downstream transaction with MAIL FROM and the first RCPT TO
+// (pipelined when the server allows). A pooled connection the server has
+// meanwhile closed is replaced by a new one, once. The returned transaction
+// is nil when MAIL failed; rcptErr is the first recipient's refusal.
+func (p *pool) begin(ctx context.Context, addr, from string, opts *smtp.MailOptions, rcpt string) (d *downTxn, rcptErr error, err error) {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := p.get(ctx, addr)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		err = c.Mail(from, opts)
-		stop()
-		if err == nil {
-			return &downTxn{p: p, addr: addr, c: c, ok: true}, nil
-		}
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			// A real refusal of the sender: the connection is fine.
+		mailErr, rcptErr := c.mailRcpt(ctx, from, opts, rcpt)
+		if mailErr == nil {
 			d := &downTxn{p: p, addr: addr, c: c, ok: true}
-			d.abort()
-			return nil, err
+			d.noteErr(rcptErr)
+			return d, rcptErr, nil
 		}
-		c.Close()
+		if isSMTPError(mailErr) {
+			// A real refusal of the sender: the connection is fine.
+			(&downTxn{p: p, addr: addr, c: c, ok: true}).abort()
+			return nil, nil, mailErr
+		}
+		c.close()
 		if !reused || attempt > 0 {
-			return nil, fmt.Errorf("downstream %s: MAIL: %w", addr, err)
+			return nil, nil, fmt.Errorf("downstream %s: MAIL: %w", addr, mailErr)
 		}
 	}
 }
 
-// rcpt sends RCPT TO. An SMTP refusal leaves the transaction usable.
-func (d *downTxn) rcpt(ctx context.Context, to string, opts *smtp.RcptOptions) error {
-	stop := context.AfterFunc(ctx, func() { d.c.Close() })
-	defer stop()
-	err := d.c.Rcpt(to, opts)
+// rcpt sends another RCPT TO. A refusal leaves the transaction usable.
+func (d *downTxn) rcpt(ctx context.Context, to string) error {
+	err := d.c.rcpt(ctx, to)
 	d.noteErr(err)
 	return err
 }
 
 // data sends the message and returns the downstream's 250 text.
 func (d *downTxn) data(ctx context.Context, r io.Reader) (string, error) {
-	stop := context.AfterFunc(ctx, func() { d.c.Close() })
-	defer stop()
-	w, err := d.c.Data()
-	if err != nil {
-		d.noteErr(err)
-		return "", err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		d.ok = false
-		return "", fmt.Errorf("downstream %s: sending data: %w", d.addr, err)
-	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		d.noteErr(err)
-		return "", err
-	}
-	return resp.StatusText, nil
+	text, err := d.c.data(ctx, r)
+	d.noteErr(err)
+	return text, err
 }
 
 // noteErr marks the connection unusable unless err is a plain SMTP refusal.
 func (d *downTxn) noteErr(err error) {
-	var se *smtp.SMTPError
-	if err != nil && !errors.As(err, &se) {
+	if err != nil && !isSMTPError(err) {
 		d.ok = false
 	}
 }
@@ -186,16 +158,16 @@ func (d *downTxn) finish() {
 	if d.ok {
 		d.p.put(d.addr, d.c)
 	} else {
-		d.c.Close()
+		d.c.close()
 	}
 }
 
 // abort resets the downstream transaction (RSET) and returns the connection
 // to the pool, or closes it if it is broken.
 func (d *downTxn) abort() {
-	if d.ok && d.c.Reset() == nil {
+	if d.ok && d.c.reset() == nil {
 		d.p.put(d.addr, d.c)
 		return
 	}
-	d.c.Close()
+	d.c.close()
 }

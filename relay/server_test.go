@@ -507,3 +507,25 @@ func TestConcurrentClients(t *testing.T) {
 		t.Errorf("sink got %d, want 20", n)
 	}
 }
+
+func TestRouteFixedOnceDownstreamOpened(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil, nil)
+	ts.sink.mu.Lock()
+	ts.sink.rcptErr["nobody@relay.test"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	ts.sink.mu.Unlock()
+	d := dial(t, ts.addr)
+	d.greet()
+	d.cmd("MAIL FROM:<a@sender.example>", "250 ")
+	d.cmd("RCPT TO:<nobody@relay.test>", "550 5.1.1 ")
+	// The downstream transaction is open on the relay route: a local
+	// recipient must wait for another transaction.
+	d.cmd("RCPT TO:<carol@local.test>", "452 4.5.3 ")
+	d.cmd("RCPT TO:<bob@relay.test>", "250 ")
+	d.cmd("DATA", "354 ")
+	d.send(message("", "x\r\n") + ".\r\n")
+	d.expect("250 ")
+	if len(ts.store.get("carol@local.test")) != 0 {
+		t.Error("carol got a message on the wrong route")
+	}
+}

@@ -117,7 +117,11 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 
 	if route != policies.DeliverLocal {
-		if err := ss.relayRcpt(route, rcpt); err != nil {
+		err := ss.relayRcpt(route, rcpt)
+		if ss.down != nil {
+			ss.route = route // the downstream transaction is open on this route
+		}
+		if err != nil {
 			t.Rcpts = t.Rcpts[:len(t.Rcpts)-1]
 			return ss.refuseRcpt(to, downstreamReply(t.ID, err), "downstream: "+err.Error())
 		}
@@ -130,16 +134,15 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) relayRcpt(addr, rcpt string) error {
 	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.RelayTimeout.D())
 	defer cancel()
-	if ss.down == nil {
-		mo := ss.mailOpts
-		mo.Auth = nil // never pass on a client's AUTH= identity
-		d, err := ss.srv.pool.begin(ctx, addr, ss.txn.MailFrom, &mo)
-		if err != nil {
-			return err
-		}
-		ss.down = d
+	if ss.down != nil {
+		return ss.down.rcpt(ctx, rcpt)
 	}
-	return ss.down.rcpt(ctx, rcpt, nil)
+	d, rcptErr, err := ss.srv.pool.begin(ctx, addr, ss.txn.MailFrom, &ss.mailOpts, rcpt)
+	if err != nil {
+		return err
+	}
+	ss.down = d
+	return rcptErr
 }
 
 // Data receives the message, runs the data stage, applies the verdict and
