@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,10 +199,18 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // slogErrorLog adapts slog to go-smtp's Logger.
 type slogErrorLog struct{ l *slog.Logger }
 
-func (e slogErrorLog) Printf(format string, v ...any) {
-	e.l.Warn("smtp: " + fmt.Sprintf(format, v...))
-}
+func (e slogErrorLog) Printf(format string, v ...any) { e.log(fmt.Sprintf(format, v...)) }
 
-func (e slogErrorLog) Println(v ...any) {
-	e.l.Warn("smtp: " + fmt.Sprint(v...))
+func (e slogErrorLog) Println(v ...any) { e.log(fmt.Sprint(v...)) }
+
+// log logs at debug level what is only a client going away (a reset
+// connection, a port probe), at warn level anything else.
+func (e slogErrorLog) log(msg string) {
+	level := slog.LevelWarn
+	for _, s := range []string{"connection reset by peer", "broken pipe", "use of closed network connection"} {
+		if strings.Contains(msg, s) {
+			level = slog.LevelDebug
+		}
+	}
+	e.l.Log(context.Background(), level, "smtp: "+msg)
 }
