@@ -58,6 +58,16 @@ func (m *Message) BodyReader() io.Reader {
 	return io.MultiReader(bytes.NewReader(m.mem[m.HeaderLen:]), io.NewSectionReader(m.file, 0, m.size-int64(len(m.mem))))
 }
 
+// BodyParts returns the body as its in-memory part and, for a spooled
+// message, a reader over the rest (nil otherwise), so callers can write the
+// body without copying it through a buffer.
+func (m *Message) BodyParts() ([]byte, io.Reader) {
+	if m.file == nil {
+		return m.mem[m.HeaderLen:], nil
+	}
+	return m.mem[m.HeaderLen:], io.NewSectionReader(m.file, 0, m.size-int64(len(m.mem)))
+}
+
 // Prefix returns the in-memory start of the raw message (at least the whole
 // header block). Callers must not modify it.
 func (m *Message) Prefix() []byte { return m.mem }
@@ -92,6 +102,13 @@ type Spool struct {
 // writes the rest to a temporary file in dir (os.TempDir() when empty).
 func NewSpool(dir string, memLimit int) *Spool {
 	return &Spool{dir: dir, memLimit: memLimit}
+}
+
+// NewSpoolBuffer is NewSpool with buf's storage as the start of the memory
+// part, so a server can reuse buffers across messages. The Message that
+// Finish returns owns the storage until the caller is done with it.
+func NewSpoolBuffer(dir string, memLimit int, buf []byte) *Spool {
+	return &Spool{dir: dir, memLimit: memLimit, buf: buf[:0]}
 }
 
 // Write appends p to the spooled message.

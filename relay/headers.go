@@ -123,10 +123,20 @@ func isOwnHeader(name string) bool {
 	return len(name) >= 7 && strings.EqualFold(name[:7], "X-Spam-")
 }
 
-// outgoing returns a reader over the message as moat passes it on: the new
-// header block pre (Received, X-Spam-*), then the original message with any
-// X-Spam-* fields that came from outside removed.
-func outgoing(pre []byte, m *filter.Message) io.Reader {
+// outMsg is the message as moat passes it on: moat's new header fields,
+// the original header block (less any X-Spam-* fields from outside), then
+// the body. It writes its parts directly (WriteTo) instead of through a copy
+// buffer, and is also an io.Reader for couriers that want one.
+type outMsg struct {
+	parts [][]byte
+	rest  io.Reader // the spooled part of the body, or nil
+	bufs  *buffers
+	r     io.Reader // built on first Read
+}
+
+// outgoing returns the message to pass on: pre (Received, X-Spam-*), then m
+// with the X-Spam-* fields that came from outside removed.
+func outgoing(pre []byte, m *filter.Message, bufs *buffers) *outMsg {
 	head := m.Prefix()[:m.HeaderLen]
 	clean := true
 	for _, f := range m.Header.Fields {
@@ -146,11 +156,47 @@ func outgoing(pre []byte, m *filter.Message) io.Reader {
 		}
 		head = append(kept, head[end:]...)
 	}
-	if len(m.Header.Fields) == 0 && !bytes.HasPrefix(m.Prefix()[m.HeaderLen:], []byte("\r\n")) {
+	body, rest := m.BodyParts()
+	if len(m.Header.Fields) == 0 && !bytes.HasPrefix(body, []byte("\r\n")) {
 		// No header at all: keep the body a body after our fields.
 		head = append(head[:len(head):len(head)], "\r\n"...)
 	}
-	return io.MultiReader(bytes.NewReader(pre), bytes.NewReader(head), m.BodyReader())
+	return &outMsg{parts: [][]byte{pre, head, body}, rest: rest, bufs: bufs}
+}
+
+// WriteTo writes the whole message to w.
+func (o *outMsg) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, p := range o.parts {
+		k, err := w.Write(p)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	if o.rest != nil {
+		k, err := o.bufs.copyBuffered(w, o.rest)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Read reads the message.
+func (o *outMsg) Read(p []byte) (int, error) {
+	if o.r == nil {
+		rs := make([]io.Reader, 0, len(o.parts)+1)
+		for _, part := range o.parts {
+			rs = append(rs, bytes.NewReader(part))
+		}
+		if o.rest != nil {
+			rs = append(rs, o.rest)
+		}
+		o.r = io.MultiReader(rs...)
+	}
+	return o.r.Read(p)
 }
 
 // headerSafe makes s safe to put in a header: no control characters (CR and

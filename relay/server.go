@@ -55,6 +55,7 @@ type Server struct {
 	now      func() time.Time
 	ids      *idGen
 	pool     *pool
+	bufs     buffers
 	spoolDir string
 
 	smtp *smtp.Server

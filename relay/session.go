@@ -155,7 +155,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	msg, rerr := ss.receive(r)
 	if msg != nil {
-		defer msg.Close()
+		defer ss.release(msg)
 	}
 	if rerr != nil {
 		return ss.finish(rerr, policies.Verdict{Action: policies.Reject})
@@ -183,9 +183,9 @@ func (ss *session) Data(r io.Reader) error {
 // NUL bytes in the header.
 func (ss *session) receive(r io.Reader) (*filter.Message, error) {
 	id := ss.txn.ID
-	spool := filter.NewSpool(ss.srv.spoolDir, ss.srv.cfg.Limits.MemorySpool)
+	spool := filter.NewSpoolBuffer(ss.srv.spoolDir, ss.srv.cfg.Limits.MemorySpool, ss.srv.bufs.getSpool())
 	var bare bareCheck
-	_, err := io.Copy(io.MultiWriter(&bare, spool), r)
+	_, err := ss.srv.bufs.copyBuffered(io.MultiWriter(&bare, spool), r)
 	if err != nil {
 		spool.Discard()
 		var ne net.Error
@@ -236,7 +236,7 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 			return replyLocalError(t.ID)
 		}
 		for _, rcpt := range t.Rcpts {
-			if err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg)); err != nil {
+			if err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg, &ss.srv.bufs)); err != nil {
 				ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "err", err)
 				return replyLocalError(t.ID)
 			}
@@ -248,13 +248,26 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 	}
 	d := ss.down
 	ss.down = nil
-	text, err := d.data(ctx, outgoing(pre, msg))
+	text, err := d.data(ctx, outgoing(pre, msg, &ss.srv.bufs))
 	if err != nil {
 		d.abort()
 		return downstreamReply(t.ID, err)
 	}
 	d.finish()
 	return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" relayed: "+headerSafe(text, 200))
+}
+
+// release frees the message's spool file and recycles its memory, unless a
+// check that timed out may still be reading it.
+func (ss *session) release(msg *filter.Message) {
+	ss.txn.Msg = nil
+	msg.Close()
+	for _, tm := range ss.txn.Timings() {
+		if tm.Failed {
+			return
+		}
+	}
+	ss.srv.bufs.putSpool(msg.Prefix())
 }
 
 // finish logs the transaction and returns the reply for go-smtp. A 250 is
