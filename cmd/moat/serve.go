@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moatmail/moat/control"
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/relay"
@@ -88,6 +89,17 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	ctl := control.NewServer(cfg.DataDir, log)
+	if err := ctl.Listen(ctx); err != nil {
+		srv.Shutdown(ctx)
+		return err
+	}
+	go func() {
+		if err := ctl.Serve(); err != nil {
+			log.Error("control socket stopped", "err", err)
+		}
+	}()
+	defer ctl.Shutdown(context.Background())
 	source := cfg.File
 	if source == "" {
 		source = "built-in defaults"
