@@ -3,6 +3,7 @@ package relay
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -192,6 +193,12 @@ func (b *syncBuffer) String() string {
 // configuration before the server starts.
 func startServer(t testing.TB, checks []filter.Check, edit func(*policies.Config)) *testServer {
 	t.Helper()
+	return startServerTLS(t, checks, edit, nil)
+}
+
+// startServerTLS is startServer with STARTTLS offered when tlsCfg is set.
+func startServerTLS(t testing.TB, checks []filter.Check, edit func(*policies.Config), tlsCfg *tls.Config) *testServer {
+	t.Helper()
 	sk := newSink(t)
 	cfg := policies.Default()
 	cfg.DataDir = t.TempDir()
@@ -219,6 +226,7 @@ func startServer(t testing.TB, checks []filter.Check, edit func(*policies.Config
 		Policy:   live,
 		Local:    st,
 		Log:      log,
+		TLS:      tlsCfg,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,93 @@
+package relay
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// selfSigned returns a server TLS config with a fresh self-signed
+// certificate for 127.0.0.1.
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "mx.moat.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:     []string{"mx.moat.test"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+func TestStartTLS(t *testing.T) {
+	t.Parallel()
+	ts := startServerTLS(t, nil, nil, selfSigned(t))
+	d := dial(t, ts.addr)
+	d.expect("220 ")
+	d.send("EHLO client.example\r\n")
+	ehlo := ""
+	for {
+		line, err := d.br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		ehlo += line
+		if line[3] == ' ' {
+			break
+		}
+	}
+	if !strings.Contains(ehlo, "STARTTLS") {
+		t.Fatalf("STARTTLS not offered with a certificate configured:\n%s", ehlo)
+	}
+	c, err := smtp.DialStartTLS(ts.addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("a@sender.example", []string{"bob@relay.test"}, strings.NewReader(message("", "secret\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	state, ok := c.TLSConnectionState()
+	if !ok || state.Version < tls.VersionTLS12 {
+		t.Fatalf("TLS state %v %v", ok, state.Version)
+	}
+	got := ts.sink.received()
+	if len(got) != 1 || !strings.Contains(got[0].data, "with ESMTPS id ") {
+		t.Fatalf("relayed message should say ESMTPS:\n%+v", got)
+	}
+}
+
+func TestTLS11Refused(t *testing.T) {
+	t.Parallel()
+	ts := startServerTLS(t, nil, nil, selfSigned(t))
+	d := dial(t, ts.addr)
+	d.greet()
+	d.cmd("STARTTLS", "220 ")
+	tc := tls.Client(d.c, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11, MinVersion: tls.VersionTLS10})
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("a TLS 1.1 handshake succeeded")
+	}
+}
