@@ -54,3 +54,19 @@ type Check interface {
 	// Check inspects t at stage s and returns the symbols it finds.
 	Check(ctx context.Context, t *Txn, s Stage) ([]Symbol, error)
 }
+
+// Late is implemented by checks that read other checks' symbols, such as
+// composite rules ("SPF_FAIL && !DKIM_VALID"). At each stage the pipeline
+// runs a late check only after every ordinary check of that stage has
+// finished, so it sees their symbols.
+type Late interface {
+	Check
+	// Late reports whether the check runs after the ordinary checks.
+	Late() bool
+}
+
+// isLate reports whether c is a late check.
+func isLate(c Check) bool {
+	l, ok := c.(Late)
+	return ok && l.Late()
+}

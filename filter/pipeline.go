@@ -12,7 +12,8 @@ import (
 
 // Pipeline runs the checks registered for each stage.
 type Pipeline struct {
-	byStage [numStages][]Check
+	byStage [numStages][]Check // ordinary checks
+	late    [numStages][]Check // checks that run after the ordinary ones
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time
@@ -28,7 +29,11 @@ func NewPipeline(checks []Check, timeout time.Duration, log *slog.Logger) *Pipel
 	p := &Pipeline{timeout: timeout, log: log, now: time.Now}
 	for _, c := range checks {
 		for _, s := range c.Stages() {
-			if s >= 0 && s < numStages {
+			switch {
+			case s < 0 || s >= numStages:
+			case isLate(c):
+				p.late[s] = append(p.late[s], c)
+			default:
 				p.byStage[s] = append(p.byStage[s], c)
 			}
 		}
@@ -36,20 +41,30 @@ func NewPipeline(checks []Check, timeout time.Duration, log *slog.Logger) *Pipel
 	return p
 }
 
-// Checks returns the checks that run at stage s.
+// Checks returns the checks that run at stage s: the ordinary ones, then
+// the late ones.
 func (p *Pipeline) Checks(s Stage) []Check {
 	if s < 0 || s >= numStages {
 		return nil
 	}
-	return p.byStage[s]
+	return append(p.byStage[s][:len(p.byStage[s]):len(p.byStage[s])], p.late[s]...)
 }
 
 // Run runs every check registered for stage s on t, concurrently, and
-// returns when all have finished or timed out. Symbols go into t. A check
-// that errors, times out or panics adds <NAME>_TEMPFAIL instead; the
-// pipeline always goes on.
+// returns when all have finished or timed out; then it runs the stage's
+// late checks (see Late) the same way. Symbols go into t. A check that
+// errors, times out or panics adds <NAME>_TEMPFAIL instead; the pipeline
+// always goes on.
 func (p *Pipeline) Run(ctx context.Context, t *Txn, s Stage) {
-	checks := p.Checks(s)
+	if s < 0 || s >= numStages {
+		return
+	}
+	p.runAll(ctx, p.byStage[s], t, s)
+	p.runAll(ctx, p.late[s], t, s)
+}
+
+// runAll runs checks concurrently and waits for them.
+func (p *Pipeline) runAll(ctx context.Context, checks []Check, t *Txn, s Stage) {
 	switch len(checks) {
 	case 0:
 		return

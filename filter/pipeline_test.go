@@ -340,3 +340,53 @@ func TestPipelineNilLogger(t *testing.T) {
 		t.Fatalf("symbols = %q, want FAILS_TEMPFAIL", symbolNames(txn))
 	}
 }
+
+// lateCheck reads the symbols other checks recorded.
+type lateCheck struct{ saw chan []string }
+
+func (lateCheck) Name() string    { return "composite" }
+func (lateCheck) Stages() []Stage { return []Stage{StageData} }
+func (lateCheck) Late() bool      { return true }
+func (c lateCheck) Check(_ context.Context, t *Txn, _ Stage) ([]Symbol, error) {
+	var names []string
+	for _, s := range t.Symbols() {
+		names = append(names, s.Name)
+	}
+	c.saw <- names
+	if t.Has("SLOW_ONE") && t.Has("FAST_ONE") {
+		return []Symbol{{Name: "BOTH", Score: 1}}, nil
+	}
+	return nil, nil
+}
+
+// stageFunc is an ordinary check from a function.
+type stageFunc struct {
+	name string
+	fn   func() []Symbol
+}
+
+func (c stageFunc) Name() string                                         { return c.name }
+func (c stageFunc) Stages() []Stage                                      { return []Stage{StageData} }
+func (c stageFunc) Check(context.Context, *Txn, Stage) ([]Symbol, error) { return c.fn(), nil }
+
+func TestPipelineLateChecksSeeOthers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	late := lateCheck{saw: make(chan []string, 1)}
+	p := NewPipeline([]Check{
+		late, // registered first, still runs last
+		stageFunc{"slow", func() []Symbol { <-release; return []Symbol{{Name: "SLOW_ONE"}} }},
+		stageFunc{"fast", func() []Symbol { close(release); return []Symbol{{Name: "FAST_ONE"}} }},
+	}, 10*time.Second, nil)
+	tx := &Txn{}
+	p.Run(context.Background(), tx, StageData)
+	if saw := <-late.saw; len(saw) != 2 {
+		t.Errorf("late check saw %v, want both ordinary symbols", saw)
+	}
+	if !tx.Has("BOTH") {
+		t.Error("composite symbol missing")
+	}
+	if got := p.Checks(StageData); len(got) != 3 || got[2].Name() != "composite" {
+		t.Errorf("Checks = %v, want the late check last", got)
+	}
+}
