@@ -21,10 +21,11 @@ type Config struct {
 	// Domains are the domains moat accepts mail for, by lower-case name.
 	// Mail to any other domain is refused with 550 5.7.1 (never an open
 	// relay).
-	Domains map[string]Domain `yaml:"domains"`
-	Limits  Limits            `yaml:"limits"`
-	Log     Log               `yaml:"log"`
-	Policy  PolicyConfig      `yaml:"policy"`
+	Domains  map[string]Domain `yaml:"domains"`
+	Limits   Limits            `yaml:"limits"`
+	Greylist GreylistConfig    `yaml:"greylist"`
+	Log      Log               `yaml:"log"`
+	Policy   PolicyConfig      `yaml:"policy"`
 
 	// File is the path the configuration was loaded from ("" for the
 	// built-in defaults). Not a YAML key.
@@ -54,8 +55,13 @@ type DNS struct {
 
 // State configures the shared state backend.
 type State struct {
-	// Redis is a redis:// or rediss:// URL; empty means the embedded store.
+	// Redis is the Redis URL (redis://, rediss://, redis-sentinel://,
+	// redis-cluster://; see filter/state); empty means the embedded store
+	// in data_dir.
 	Redis string `yaml:"redis"`
+	// Prefix is put before every Redis key. Default "moat:". Instances
+	// sharing a Redis share state only with the same prefix.
+	Prefix string `yaml:"prefix"`
 }
 
 // Delivery modes for a domain.

@@ -8,6 +8,7 @@ import (
 const (
 	DefaultHostname         = "localhost"
 	DefaultDataDir          = "./moat-data"
+	DefaultStatePrefix      = "moat:"
 	DefaultSMTP             = "127.0.0.1:2525"
 	DefaultIMAP             = "127.0.0.1:1143"
 	DefaultPOP3             = "127.0.0.1:1110"
@@ -59,6 +60,8 @@ func (c *Config) setDefaults() {
 	c.Hostname = DefaultHostname
 	c.DataDir = DefaultDataDir
 	c.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
+	c.State.Prefix = DefaultStatePrefix
+	c.Greylist.setDefaults()
 	c.Limits = Limits{
 		MessageSize:      DefaultMessageSize,
 		Recipients:       DefaultRecipients,

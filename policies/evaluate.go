@@ -29,6 +29,9 @@ type Policy struct {
 // numSteps is the number of steps of the threshold ladder.
 const numSteps = 4
 
+// greylistStep is the index of the greylist step (see stepAction).
+const greylistStep = 2
+
 // stepAction returns the action of ladder step i: add_header, junk,
 // greylist, reject.
 func stepAction(i int) Action { return [numSteps]Action{AddHeader, Junk, Greylist, Reject}[i] }
@@ -133,10 +136,13 @@ func (ru *rules) requiredScore() float64 {
 
 // ladderAction returns the action whose threshold is the highest one score
 // reaches; when several steps share that threshold the most severe wins.
-func (ru *rules) ladderAction(score float64) Action {
+func (ru *rules) ladderAction(score float64) Action { return ru.ladderActionWithout(score, -1) }
+
+// ladderActionWithout is ladderAction with ladder step skip left out.
+func (ru *rules) ladderActionWithout(score float64, skip int) Action {
 	action, found, best := Accept, false, 0.0
 	for i, t := range ru.ladder {
-		if math.IsInf(t, 1) || score < t {
+		if i == skip || math.IsInf(t, 1) || score < t {
 			continue
 		}
 		if !found || t >= best {
@@ -243,7 +249,11 @@ func (p *Policy) verdict(syms []filter.Symbol, ru *rules) Verdict {
 	if ru.neverReject && action >= Greylist {
 		action = Junk
 	}
-	return Verdict{Action: action, Score: score, Required: ru.required, Symbols: syms, Forced: forcedBy}
+	passed := action
+	if action == Greylist {
+		passed = min(ru.ladderActionWithout(score, greylistStep), Junk)
+	}
+	return Verdict{Action: action, Score: score, Required: ru.required, Symbols: syms, Forced: forcedBy, Passed: passed}
 }
 
 // Trusted reports whether ip is in trusted_networks.

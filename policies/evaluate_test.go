@@ -270,3 +270,31 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+func TestVerdictPassed(t *testing.T) {
+	t.Parallel()
+	pc := Default().Policy
+	pc.Thresholds.Greylist = ptr(6.0) // add_header 5, greylist 6, junk 8, reject 15
+	p, err := NewPolicy(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		score          float64
+		action, passed Action
+	}{
+		{4, Accept, Accept},
+		{5.5, AddHeader, AddHeader},
+		{7, Greylist, AddHeader}, // greylisted; once it passed, tagged
+		{9, Junk, Junk},
+		{20, Reject, Reject},
+	}
+	for _, tc := range cases {
+		tx := &filter.Txn{}
+		tx.Add(filter.Symbol{Name: "X", Score: tc.score})
+		v := p.Evaluate(tx)
+		if v.Action != tc.action || v.Passed != tc.passed {
+			t.Errorf("score %v: action %v passed %v, want %v %v", tc.score, v.Action, v.Passed, tc.action, tc.passed)
+		}
+	}
+}

@@ -25,7 +25,7 @@ func writeConfig(t *testing.T, content string) string {
 }
 
 const (
-	configKeys = "(want one of: hostname, data_dir, listen, tls, dns, state, domains, limits, log, policy)"
+	configKeys = "(want one of: hostname, data_dir, listen, tls, dns, state, domains, limits, greylist, log, policy)"
 	limitKeys  = "(want one of: message_size, recipients, line_length, command_timeout, data_timeout, connections, connections_per_ip, check_timeout, memory_spool, relay_timeout)"
 	actions    = "(want one of accept, add_header, junk, greylist, tempfail, reject)"
 )
@@ -188,7 +188,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "redis URL",
 			yaml: "state:\n  redis: http://127.0.0.1:6379\n",
-			want: []string{`FILE:2: state.redis: want a redis:// or rediss:// URL, got scheme "http"`},
+			want: []string{`FILE:2: state.redis: redis URL: unknown scheme "http" (want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster)`},
 		},
 		{
 			name: "log",

@@ -81,6 +81,11 @@ type Verdict struct {
 	Symbols []filter.Symbol `json:"symbols"`
 	// Forced names the symbol whose forced action decided, if any.
 	Forced string `json:"forced,omitempty"`
+	// Passed is the action to take instead when Action is Greylist and
+	// the greylist lets the message through (its triplets passed): the
+	// ladder's action with the greylist step left out. It equals Action
+	// for every other action.
+	Passed Action `json:"-"`
 }
 
 // IsSpam reports whether the verdict marks the message as spam (score at or

@@ -2,9 +2,9 @@ package policies
 
 import (
 	"fmt"
+	"github.com/moatmail/moat/filter/state"
 	"maps"
 	"math"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -40,7 +40,11 @@ func (c *Config) check(r *reporter) {
 		}
 	}
 	c.checkDomains(r)
+	if c.State.Prefix == "" {
+		r.add(keyPath{"state", "prefix"}, "must not be empty")
+	}
 	c.Limits.check(r, keyPath{"limits"})
+	c.Greylist.check(r, keyPath{"greylist"})
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		r.add(keyPath{"log", "level"}, "want debug, info, warn or error, got %q", c.Log.Level)
 	}
@@ -107,20 +111,8 @@ func checkReadable(path string) string {
 
 // checkRedisURL returns what is wrong with a state.redis URL, or "".
 func checkRedisURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Sprintf("want a redis:// or rediss:// URL, got %q", s)
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return fmt.Sprintf("want a redis:// or rediss:// URL, got scheme %q", u.Scheme)
-	}
-	if u.Host == "" {
-		return fmt.Sprintf("want a redis:// or rediss:// URL with a host, got %q", s)
-	}
-	if p := u.Port(); p != "" {
-		if msg := checkHostPort(u.Host, hostPortRules{}); msg != "" {
-			return msg
-		}
+	if err := state.ValidateRedisURL(s); err != nil {
+		return strings.TrimPrefix(err.Error(), "state: ")
 	}
 	return ""
 }

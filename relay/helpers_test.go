@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/policies"
 )
 
@@ -193,12 +194,27 @@ func (b *syncBuffer) String() string {
 // configuration before the server starts.
 func startServer(t testing.TB, checks []filter.Check, edit func(*policies.Config)) *testServer {
 	t.Helper()
-	return startServerTLS(t, checks, edit, nil)
+	return startServerWith(t, setup{checks: checks, edit: edit})
 }
 
 // startServerTLS is startServer with STARTTLS offered when tlsCfg is set.
 func startServerTLS(t testing.TB, checks []filter.Check, edit func(*policies.Config), tlsCfg *tls.Config) *testServer {
 	t.Helper()
+	return startServerWith(t, setup{checks: checks, edit: edit, tls: tlsCfg})
+}
+
+// setup is what a test server is started with.
+type setup struct {
+	checks   []filter.Check
+	edit     func(*policies.Config)
+	tls      *tls.Config
+	greylist *greylist.Greylist
+	now      func() time.Time
+}
+
+func startServerWith(t testing.TB, su setup) *testServer {
+	t.Helper()
+	checks, edit, tlsCfg := su.checks, su.edit, su.tls
 	sk := newSink(t)
 	cfg := policies.Default()
 	cfg.DataDir = t.TempDir()
@@ -227,6 +243,8 @@ func startServerTLS(t testing.TB, checks []filter.Check, edit func(*policies.Con
 		Local:    st,
 		Log:      log,
 		TLS:      tlsCfg,
+		Greylist: su.greylist,
+		Now:      su.now,
 	})
 	if err != nil {
 		t.Fatal(err)

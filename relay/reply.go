@@ -59,8 +59,8 @@ func replyReject(id string) *smtp.SMTPError {
 	return reply(550, smtp.EnhancedCode{5, 7, 1}, id, "Message rejected by policy")
 }
 
-func replyGreylist(id string) *smtp.SMTPError {
-	return reply(451, smtp.EnhancedCode{4, 7, 1}, id, "Greylisted, try again later")
+func replyGreylist(id, text string) *smtp.SMTPError {
+	return reply(451, smtp.EnhancedCode{4, 7, 1}, id, text)
 }
 
 func replyTempfail(id string) *smtp.SMTPError {

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/policies"
 )
 
@@ -37,6 +38,11 @@ type Options struct {
 	Policy *policies.Live
 	// Local stores mail for deliver: local domains.
 	Local LocalDeliverer
+	// Greylist, when not nil, is the greylisting the front end answers for:
+	// 451 4.7.1 per recipient at RCPT (mode always; the greylist check must
+	// also be in the pipeline) or after DATA for a greylist verdict (mode
+	// score).
+	Greylist *greylist.Greylist
 	// Log receives one line per transaction and the errors.
 	Log *slog.Logger
 	// TLS, when not nil, enables STARTTLS.
@@ -51,6 +57,7 @@ type Server struct {
 	pipeline *filter.Pipeline
 	policy   *policies.Live
 	local    LocalDeliverer
+	greylist *greylist.Greylist
 	log      *slog.Logger
 	now      func() time.Time
 	ids      *idGen
@@ -88,6 +95,7 @@ func NewServer(opts Options) (*Server, error) {
 		pipeline: opts.Pipeline,
 		policy:   opts.Policy,
 		local:    opts.Local,
+		greylist: opts.Greylist,
 		log:      opts.Log,
 		now:      now,
 		ids:      newIDGen(),

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/policies"
 )
 
@@ -101,6 +102,12 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	t.Rcpts = append(t.Rcpts, rcpt)
 	if !t.Trusted {
 		ss.srv.pipeline.Run(ss.srv.ctx, t, filter.StageRcpt)
+		var grey greylist.Result
+		greylisted := false
+		if gl := ss.srv.greylist; gl != nil {
+			r, ok := gl.Take(t, rcpt)
+			grey, greylisted = r, ok && r.Greylisted()
+		}
 		// Early verdict for this recipient alone, on what is known so far.
 		all := t.Rcpts
 		t.Rcpts = all[len(all)-1:]
@@ -113,6 +120,10 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 				r = replyTempfail(t.ID)
 			}
 			return ss.refuseRcptVerdict(to, r, v)
+		}
+		if greylisted {
+			t.Rcpts = all[:len(all)-1]
+			return ss.refuseRcpt(to, replyGreylist(t.ID, grey.ReplyText(ss.srv.now())), "greylisted: "+grey.Reason)
 		}
 	}
 
@@ -151,7 +162,7 @@ func (ss *session) relayRcpt(addr, rcpt string) error {
 func (ss *session) Data(r io.Reader) error {
 	t := ss.txn
 	if d := ss.srv.cfg.Limits.DataTimeout.D(); d > 0 {
-		_ = ss.conn.Conn().SetReadDeadline(ss.srv.now().Add(d))
+		_ = ss.conn.Conn().SetReadDeadline(time.Now().Add(d)) // the wall clock, not the injected one
 	}
 	msg, rerr := ss.receive(r)
 	if msg != nil {
@@ -168,15 +179,42 @@ func (ss *session) Data(r io.Reader) error {
 		cancel()
 	}
 	v := ss.srv.policy.Load().Evaluate(t)
+	if v.Action == policies.Greylist {
+		if r, ok := ss.greylistScore(&v); ok {
+			return ss.finish(replyGreylist(t.ID, r.ReplyText(ss.srv.now())), v)
+		}
+		v.Action = v.Passed
+	}
 	switch v.Action {
 	case policies.Reject:
 		return ss.finish(replyReject(t.ID), v)
-	case policies.Greylist:
-		return ss.finish(replyGreylist(t.ID), v)
 	case policies.Tempfail:
 		return ss.finish(replyTempfail(t.ID), v)
 	}
 	return ss.finish(ss.deliver(msg, v), v)
+}
+
+// greylistScore asks the greylist (mode score) about every recipient of a
+// message the policy wants greylisted. It reports the recipient to answer
+// 451 for, if any; otherwise the message passed greylisting (or there is no
+// greylisting in score mode, or the backend failed: greylisting fails open)
+// and the caller falls back to the verdict's Passed action. The greylist
+// symbols are added to the transaction and the verdict.
+func (ss *session) greylistScore(v *policies.Verdict) (greylist.Result, bool) {
+	gl := ss.srv.greylist
+	if gl == nil || gl.Options().Mode != greylist.Score {
+		return greylist.Result{}, false
+	}
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.CheckTimeout.D())
+	defer cancel()
+	rs, _ := gl.DecideAll(ctx, ss.txn) // an error is logged and gives GREYLIST_TEMPFAIL results
+	for _, r := range rs {
+		if sym, ok := r.Symbol(); ok && !ss.txn.Has(sym.Name) {
+			ss.txn.Add(sym)
+			v.Symbols = append(v.Symbols, sym)
+		}
+	}
+	return greylist.LatestRetry(rs)
 }
 
 // receive spools the message, refusing bare CR/LF, oversize messages and

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 )
 
@@ -107,8 +108,13 @@ func checkMessage(ctx context.Context, cfg *policies.Config, raw []byte, t *filt
 	}
 	t.Msg = msg
 	t.Trusted = pol.Trusted(t.ClientIP)
+	// Greylisting runs on a throw-away memory store: no side effects.
+	gl, err := newGreylist(cfg, state.NewMemory(nil), log)
+	if err != nil {
+		return checkResult{}, err
+	}
 	if !t.Trusted {
-		filter.NewPipeline(buildChecks(live), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
+		filter.NewPipeline(buildChecks(components{live: live, greylist: gl}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
 	}
 	v := pol.Evaluate(t)
 	res := checkResult{

@@ -22,6 +22,8 @@ Usage:
   moat check [-c FILE] [--ip IP] [--helo NAME] [--from ADDR] [--rcpt ADDR]... [--json] FILE|-
                                        run the full pipeline on one message, no side effects
   moat policy check [-c FILE]          validate the configuration (FILE:LINE: message)
+  moat greylist list|allow|revoke|release [-c FILE] ...
+                                       inspect and release greylisting entries
   moat version                         print the version
 
 Every command takes -c FILE; without it moat uses ./moat.yaml if present,
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return 2
 		}
 		return cmdPolicyCheck(args[2:], stdout, stderr)
+	case "greylist":
+		return cmdGreylist(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -16,6 +16,7 @@ import (
 
 	"github.com/moatmail/moat/control"
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/relay"
 	"github.com/moatmail/moat/store"
@@ -75,11 +76,24 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	st, err := state.Open(ctx, state.Options{
+		Redis: cfg.State.Redis, Prefix: cfg.State.Prefix, DataDir: cfg.DataDir,
+		LockTimeout: 5 * time.Second, Log: log,
+	})
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer st.Close()
+	gl, err := newGreylist(cfg, st, log)
+	if err != nil {
+		return err
+	}
 	srv, err := relay.NewServer(relay.Options{
 		Config:   cfg,
-		Pipeline: filter.NewPipeline(buildChecks(live), cfg.Limits.CheckTimeout.D(), log),
+		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl}), cfg.Limits.CheckTimeout.D(), log),
 		Policy:   live,
 		Local:    local,
+		Greylist: gl,
 		Log:      log,
 		TLS:      tlsCfg,
 	})
@@ -90,6 +104,7 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		return err
 	}
 	ctl := control.NewServer(cfg.DataDir, log)
+	registerGreylist(ctl, gl)
 	if err := ctl.Listen(ctx); err != nil {
 		srv.Shutdown(ctx)
 		return err
@@ -108,7 +123,12 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	for _, a := range srv.Addrs() {
 		addrs = append(addrs, a.String())
 	}
-	log.Info("moat listening", "smtp", addrs, "config", source, "data_dir", cfg.DataDir, "hostname", cfg.Hostname, "starttls", tlsCfg != nil)
+	stateName := "embedded"
+	if cfg.State.Redis != "" {
+		stateName = state.RedactURL(cfg.State.Redis)
+	}
+	log.Info("moat listening", "smtp", addrs, "config", source, "data_dir", cfg.DataDir, "hostname", cfg.Hostname,
+		"starttls", tlsCfg != nil, "state", stateName, "greylist", greylistMode(cfg))
 	if len(cfg.Listen.IMAP)+len(cfg.Listen.POP3) > 0 {
 		log.Info("IMAP and POP3 are not served by this version yet; local mail is stored as Maildir under data_dir/mail", "imap", cfg.Listen.IMAP, "pop3", cfg.Listen.POP3)
 	}
@@ -172,4 +192,11 @@ func loadTLS(cfg *policies.Config) (*tls.Config, error) {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func greylistMode(cfg *policies.Config) string {
+	if !cfg.Greylist.Enabled {
+		return "off"
+	}
+	return cfg.Greylist.Mode
 }

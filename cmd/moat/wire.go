@@ -7,18 +7,40 @@ import (
 	"strings"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/filter/headers"
 	"github.com/moatmail/moat/filter/lists"
+	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 )
 
-// buildChecks returns the checks the configuration enables, in the order
-// their symbols are listed.
-func buildChecks(live *policies.Live) []filter.Check {
-	return []filter.Check{
-		lists.New(live.Load),
+// components are the pieces the checks are built from.
+type components struct {
+	live     *policies.Live
+	greylist *greylist.Greylist // nil when greylisting is off
+}
+
+// buildChecks returns the checks the configuration enables.
+func buildChecks(c components) []filter.Check {
+	checks := []filter.Check{
+		lists.New(c.live.Load),
 		headers.New(),
 	}
+	if c.greylist != nil {
+		checks = append(checks, c.greylist)
+	}
+	return checks
+}
+
+// newGreylist returns the greylisting the configuration asks for on st, or
+// nil when it is off.
+func newGreylist(cfg *policies.Config, st state.Store, log *slog.Logger) (*greylist.Greylist, error) {
+	if !cfg.Greylist.Enabled {
+		return nil, nil
+	}
+	o := cfg.Greylist.Options()
+	o.Log = log
+	return greylist.New(st, o)
 }
 
 // newLogger returns the logger the configuration asks for.
