@@ -54,9 +54,11 @@ command -v smtp-source >/dev/null && command -v smtp-sink >/dev/null ||
 TMP="$(mktemp -d /tmp/moat-load.XXXXXX)"
 MOAT_PID=""
 SINK_STARTED=""
+DNS_STARTED=""
 cleanup() {
   [ -n "$MOAT_PID" ] && stop_pid "$MOAT_PID" 15
   [ -n "$SINK_STARTED" ] && "$B/sink.sh" --stop "$SINK_PORT"
+  [ -n "$DNS_STARTED" ] && "$B/dns-local.sh" stop
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -79,6 +81,10 @@ domains:
   example.com:
     deliver: relay
     relay: "127.0.0.1:$2"
+dns:
+  # the loopback-only dnsmasq of ../shared/bench (never the system
+  # resolver): the FCrDNS and HELO checks ask it, as the peers do
+  servers: ["127.0.0.153:53"]
 limits:
   connections: 1000
   connections_per_ip: 1000
@@ -98,6 +104,8 @@ HAM="$(message "$MSG_HAM")"
 SPAM="$(message "$MSG_SPAM")"
 
 # ---- step 2-4: moat alone ---------------------------------------------------
+"$B/dns-local.sh" start >/dev/null
+DNS_STARTED=1
 port_free "$MOAT_PORT" || exit 1
 "$B/sink.sh" "$SINK_PORT" >/dev/null
 SINK_STARTED=1

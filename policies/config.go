@@ -24,8 +24,14 @@ type Config struct {
 	Domains  map[string]Domain `yaml:"domains"`
 	Limits   Limits            `yaml:"limits"`
 	Greylist GreylistConfig    `yaml:"greylist"`
-	Log      Log               `yaml:"log"`
-	Policy   PolicyConfig      `yaml:"policy"`
+	// DNSBL and URIBL are the DNS block and allow lists; FCrDNS and HELO
+	// the client checks.
+	DNSBL  DNSLists     `yaml:"dnsbl"`
+	URIBL  URILists     `yaml:"uribl"`
+	FCrDNS FCrDNSConfig `yaml:"fcrdns"`
+	Helo   HeloChecks   `yaml:"helo"`
+	Log    Log          `yaml:"log"`
+	Policy PolicyConfig `yaml:"policy"`
 
 	// File is the path the configuration was loaded from ("" for the
 	// built-in defaults). Not a YAML key.
@@ -45,12 +51,6 @@ type Listen struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
-}
-
-// DNS configures the shared resolver.
-type DNS struct {
-	// Servers are "host:port" addresses; empty means /etc/resolv.conf.
-	Servers []string `yaml:"servers"`
 }
 
 // State configures the shared state backend.

@@ -62,6 +62,11 @@ func (c *Config) setDefaults() {
 	c.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
 	c.State.Prefix = DefaultStatePrefix
 	c.Greylist.setDefaults()
+	c.DNS.setDefaults()
+	c.DNSBL.setDefaults()
+	c.URIBL.setDefaults()
+	c.FCrDNS.Enabled = true
+	c.Helo.Enabled = true
 	c.Limits = Limits{
 		MessageSize:      DefaultMessageSize,
 		Recipients:       DefaultRecipients,

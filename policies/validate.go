@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"github.com/moatmail/moat/filter/dnsbl"
 	"github.com/moatmail/moat/filter/state"
 	"maps"
 	"math"
@@ -29,11 +30,10 @@ func (c *Config) check(r *reporter) {
 	}
 	c.checkListen(r)
 	c.checkTLS(r)
-	for i, s := range c.DNS.Servers {
-		if msg := checkHostPort(s, hostPortRules{}); msg != "" {
-			r.add(keyPath{"dns", "servers"}.index(i), "%s", msg)
-		}
-	}
+	c.DNS.check(r, keyPath{"dns"})
+	c.DNSBL.check(r, keyPath{"dnsbl"}, dnsbl.IPList)
+	c.URIBL.check(r, keyPath{"uribl"})
+	c.Helo.check(r, keyPath{"helo"})
 	if c.State.Redis != "" {
 		if msg := checkRedisURL(c.State.Redis); msg != "" {
 			r.add(keyPath{"state", "redis"}, "%s", msg)

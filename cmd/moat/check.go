@@ -97,7 +97,7 @@ func cmdCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // checkMessage runs the pipeline and the policy on one message.
 func checkMessage(ctx context.Context, cfg *policies.Config, raw []byte, t *filter.Txn, stderr io.Writer) (checkResult, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pol, err := policies.NewPolicy(cfg.Policy)
+	pol, err := cfg.CompilePolicy()
 	if err != nil {
 		return checkResult{}, err
 	}
@@ -113,8 +113,13 @@ func checkMessage(ctx context.Context, cfg *policies.Config, raw []byte, t *filt
 	if err != nil {
 		return checkResult{}, err
 	}
+	dc, err := newDNSChecks(cfg, log)
+	if err != nil {
+		return checkResult{}, err
+	}
+	defer dc.close()
 	if !t.Trusted {
-		filter.NewPipeline(buildChecks(components{live: live, greylist: gl}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
+		filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
 	}
 	v := pol.Evaluate(t)
 	res := checkResult{

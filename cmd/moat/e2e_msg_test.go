@@ -83,7 +83,9 @@ func values(fields []field, name string) []string {
 	return out
 }
 
-var spamStatusRE = regexp.MustCompile(`^(Yes|No), score=(-?[0-9]+\.[0-9]) required=(-?[0-9]+\.[0-9]) tests=(\S+)$`)
+// The tests= list may be folded after a comma, as SpamAssassin does, so
+// the unfolded value can have white space after commas.
+var spamStatusRE = regexp.MustCompile(`^(Yes|No), score=(-?[0-9]+\.[0-9]) required=(-?[0-9]+\.[0-9]) tests=(\S+(?:,\s*\S+)*)$`)
 
 // spamHeaders checks moat's X-Spam-* fields: each present once,
 // consistent with each other, and nothing else starting with X-Spam-. It
@@ -119,7 +121,9 @@ func spamHeaders(t *testing.T, fields []field) (action string, tests []string) {
 		t.Errorf("X-Spam-Score = %q but X-Spam-Status score=%s", score, m[2])
 	}
 	if m[4] != "none" {
-		tests = strings.Split(m[4], ",")
+		for _, name := range strings.Split(m[4], ",") {
+			tests = append(tests, strings.TrimSpace(name))
+		}
 	}
 	return action, tests
 }

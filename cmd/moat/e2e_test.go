@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moatmail/moat/filter/dnsx/dnstest"
 )
 
 // Bounds on every wait in these tests.
@@ -40,6 +42,18 @@ const (
 
 // moatBin is the binary TestMain builds; read-only once tests run.
 var moatBin string
+
+// dnsAddr is the in-process DNS server every moat instance of the tests
+// uses (dns.servers), serving the DNS list test zones: 127.0.0.2 is listed
+// in bl.test, 127.0.0.1 is listed nowhere. Read-only once tests run.
+var dnsAddr string
+
+// dnsZones are the zone files the test DNS server serves.
+var dnsZones = []string{
+	"../../filter/dnsbl/testdata/bl.test.zone",
+	"../../filter/dnsbl/testdata/127.in-addr.arpa.zone",
+	"../../filter/dnsbl/testdata/good.test.zone",
+}
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
@@ -58,6 +72,13 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: building moat: %v\n%s", err, out)
 		return 1
 	}
+	dnsSrv, err := dnstest.New(dnsZones...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: DNS server:", err)
+		return 1
+	}
+	defer dnsSrv.Close()
+	dnsAddr = dnsSrv.Addr()
 	return m.Run()
 }
 
@@ -180,6 +201,9 @@ type cfgParams struct {
 	DeadPort int    // down.test's downstream: nothing listens there
 	Limits   string
 	Policy   string
+	// Extra is more top-level YAML (at column 0), such as a dnsbl: or
+	// greylist: section.
+	Extra string
 }
 
 // configYAML renders a complete moat.yaml for the tests: relay.test relays
@@ -201,6 +225,9 @@ domains:
     relay: "127.0.0.1:%d"
   local.test:
     deliver: local
+dns:
+  servers: [%q]
+  timeout: 1s
 limits:
   command_timeout: 30s
   data_timeout: 30s
@@ -209,7 +236,7 @@ limits:
 %slog:
   level: info
   format: text
-%s`, p.DataDir, p.Port, p.Sink, p.DeadPort, indent(p.Limits), policyBlock(p.Policy))
+%s%s`, p.DataDir, p.Port, p.Sink, p.DeadPort, dnsAddr, indent(p.Limits), policyBlock(p.Policy), extraBlock(p.Extra))
 }
 
 // policyBlock renders the policy: section; an empty one keeps the built-in
@@ -219,6 +246,14 @@ func policyBlock(block string) string {
 		return "policy: {}\n"
 	}
 	return "policy:\n" + indent(block)
+}
+
+// extraBlock makes sure a top-level YAML block ends in a newline.
+func extraBlock(block string) string {
+	if strings.TrimSpace(block) == "" {
+		return ""
+	}
+	return strings.TrimRight(block, "\n") + "\n"
 }
 
 // indent puts two spaces before every line of a YAML block written at

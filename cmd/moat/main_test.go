@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moatmail/moat/filter/dnsx/dnstest"
 )
 
 const hamMsg = "From: Alice <alice@example.org>\nTo: bob@localhost\nSubject: lunch\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <1@example.org>\n\nSee you at noon.\n"
@@ -28,9 +30,19 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
+// testConfig writes a config whose DNS checks ask an in-process DNS server
+// serving the DNS list test zones (127.0.0.2 is mail.good.test, confirmed,
+// and listed in bl.test), followed by extra YAML.
+func testConfig(t *testing.T, extra string) string {
+	t.Helper()
+	srv := dnstest.Start(t, "../../filter/dnsbl/testdata/bl.test.zone",
+		"../../filter/dnsbl/testdata/127.in-addr.arpa.zone", "../../filter/dnsbl/testdata/good.test.zone")
+	return writeFile(t, "moat.yaml", "dns:\n  servers: [\""+srv.Addr()+"\"]\n"+extra)
+}
+
 func TestCheckJSON(t *testing.T) {
 	t.Parallel()
-	cfg := writeFile(t, "moat.yaml", "domains:\n  localhost: {deliver: local}\npolicy:\n  scores: {MISSING_FROM: 5}\n  block:\n    senders: [spammer.example]\n")
+	cfg := testConfig(t, "domains:\n  localhost: {deliver: local}\npolicy:\n  scores: {MISSING_FROM: 5}\n  block:\n    senders: [spammer.example]\n")
 	cases := []struct {
 		name, msg, from string
 		action          string
@@ -44,7 +56,7 @@ func TestCheckJSON(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			code, out, errs := runCmd(t, tc.msg, "check", "-c", cfg, "--ip", "192.0.2.7", "--from", tc.from, "--rcpt", "bob@localhost", "--json", "-")
+			code, out, errs := runCmd(t, tc.msg, "check", "-c", cfg, "--ip", "127.0.0.2", "--helo", "mail.good.test", "--from", tc.from, "--rcpt", "bob@localhost", "--json", "-")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errs)
 			}
@@ -86,7 +98,8 @@ func TestCheckJSON(t *testing.T) {
 func TestCheckText(t *testing.T) {
 	t.Parallel()
 	msg := writeFile(t, "m.eml", "Subject: x\n\nbody\n")
-	code, out, errs := runCmd(t, "", "check", msg)
+	cfg := testConfig(t, "")
+	code, out, errs := runCmd(t, "", "check", "-c", cfg, "--ip", "127.0.0.2", "--helo", "mail.good.test", msg)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -94,6 +107,29 @@ func TestCheckText(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestCheckDNSList(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, "dnsbl:\n  zones:\n    - {zone: bl.test, symbol: DNSBL_TEST, score: 3, reject: true}\n")
+	code, out, errs := runCmd(t, hamMsg, "check", "-c", cfg, "--ip", "127.0.0.2", "--helo", "mail.good.test", "--json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res struct {
+		Action string `json:"action"`
+		Forced string `json:"forced"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Action != "reject" || res.Forced != "DNSBL_TEST" {
+		t.Errorf("listed client: action %q forced by %q, want reject by DNSBL_TEST:\n%s", res.Action, res.Forced, out)
+	}
+	code, out, _ = runCmd(t, hamMsg, "check", "-c", cfg, "--ip", "127.0.0.1", "--helo", "mail.good.test", "--json", "-")
+	if code != 0 || strings.Contains(out, "DNSBL_TEST") {
+		t.Errorf("unlisted client scored by the list:\n%s", out)
 	}
 }
 

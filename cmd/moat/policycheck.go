@@ -22,7 +22,7 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if _, err := policies.NewPolicy(cfg.Policy); err != nil {
+	if _, err := cfg.CompilePolicy(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}

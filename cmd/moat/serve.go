@@ -60,7 +60,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
-	pol, err := policies.NewPolicy(cfg.Policy)
+	pol, err := cfg.CompilePolicy()
 	if err != nil {
 		return err
 	}
@@ -88,9 +88,17 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	dc, err := newDNSChecks(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer dc.close()
+	dctx, stopDNS := context.WithCancel(ctx)
+	defer stopDNS()
+	dc.run(dctx)
 	srv, err := relay.NewServer(relay.Options{
 		Config:   cfg,
-		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl}), cfg.Limits.CheckTimeout.D(), log),
+		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc}), cfg.Limits.CheckTimeout.D(), log),
 		Policy:   live,
 		Local:    local,
 		Greylist: gl,
@@ -172,7 +180,7 @@ func reload(path string, live *policies.Live, log *slog.Logger) {
 		log.Error("reload failed; keeping the running policy", "file", path, "err", err)
 		return
 	}
-	pol, err := policies.NewPolicy(cfg.Policy)
+	pol, err := cfg.CompilePolicy()
 	if err != nil {
 		log.Error("reload failed; keeping the running policy", "file", path, "err", err)
 		return

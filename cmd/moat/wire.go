@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/dnsbl"
+	"github.com/moatmail/moat/filter/dnsx"
 	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/filter/headers"
 	"github.com/moatmail/moat/filter/lists"
@@ -18,6 +23,16 @@ import (
 type components struct {
 	live     *policies.Live
 	greylist *greylist.Greylist // nil when greylisting is off
+	dns      *dnsChecks         // nil when no DNS check is on
+}
+
+// dnsChecks are the DNS-based checks, sharing one resolver.
+type dnsChecks struct {
+	res    *dnsx.Resolver
+	ip     *dnsbl.IPCheck  // nil without dnsbl.zones
+	uri    *dnsbl.URICheck // nil without uribl.zones
+	fcrdns *dnsbl.FCrDNSCheck
+	helo   *dnsbl.HeloCheck
 }
 
 // buildChecks returns the checks the configuration enables.
@@ -26,10 +41,79 @@ func buildChecks(c components) []filter.Check {
 		lists.New(c.live.Load),
 		headers.New(),
 	}
+	if d := c.dns; d != nil {
+		if d.ip != nil {
+			checks = append(checks, d.ip)
+		}
+		if d.uri != nil {
+			checks = append(checks, d.uri)
+		}
+		if d.fcrdns != nil {
+			checks = append(checks, d.fcrdns)
+		}
+		if d.helo != nil {
+			checks = append(checks, d.helo)
+		}
+	}
 	if c.greylist != nil {
 		checks = append(checks, c.greylist)
 	}
 	return checks
+}
+
+// newDNSChecks builds the resolver and the DNS checks the configuration
+// turns on; nil when none is.
+func newDNSChecks(cfg *policies.Config, log *slog.Logger) (*dnsChecks, error) {
+	if len(cfg.DNSBL.Zones) == 0 && len(cfg.URIBL.Zones) == 0 && !cfg.FCrDNS.Enabled && !cfg.Helo.Enabled {
+		return nil, nil
+	}
+	rc := cfg.DNS.ResolverConfig()
+	rc.Log = log
+	res, err := dnsx.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	d := &dnsChecks{res: res}
+	if len(cfg.DNSBL.Zones) > 0 {
+		if d.ip, err = dnsbl.NewIPCheck(res, cfg.DNSBL.IPConfig(), log); err != nil {
+			res.Close()
+			return nil, fmt.Errorf("dnsbl: %w", err)
+		}
+	}
+	if len(cfg.URIBL.Zones) > 0 {
+		skip := append(slices.Sorted(maps.Keys(cfg.Domains)), cfg.Hostname)
+		if d.uri, err = dnsbl.NewURICheck(res, cfg.URIBL.URIConfig(skip), log); err != nil {
+			res.Close()
+			return nil, fmt.Errorf("uribl: %w", err)
+		}
+	}
+	if cfg.FCrDNS.Enabled {
+		d.fcrdns = dnsbl.NewFCrDNS(res, log)
+	}
+	if cfg.Helo.Enabled {
+		d.helo = dnsbl.NewHelo(res, cfg.Helo.HeloConfig(cfg.Hostname), log)
+	}
+	return d, nil
+}
+
+// run self-tests the DNS lists now and periodically until ctx ends.
+func (d *dnsChecks) run(ctx context.Context) {
+	if d == nil {
+		return
+	}
+	if d.ip != nil {
+		go d.ip.Run(ctx)
+	}
+	if d.uri != nil {
+		go d.uri.Run(ctx)
+	}
+}
+
+// close releases the resolver.
+func (d *dnsChecks) close() {
+	if d != nil {
+		d.res.Close()
+	}
 }
 
 // newGreylist returns the greylisting the configuration asks for on st, or
