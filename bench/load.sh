@@ -68,7 +68,8 @@ echo "# moat load run $(date -u +%FT%TZ) host=$(hostname) cores=$(nproc) load=$(
 (cd "$REPO" && go build -o "$TMP/moat" ./cmd/moat)
 echo "# $("$TMP/moat" version)"
 
-# config PORT SINKPORT DATADIR — a moat.yaml for the load run
+# config PORT SINKPORT DATADIR [EXTRA] — a moat.yaml for the load run; EXTRA
+# is more top-level YAML
 config() {
   cat <<EOF
 hostname: bench.moat.invalid
@@ -90,6 +91,7 @@ limits:
   connections_per_ip: 1000
 log:
   level: warn
+${4:-}
 EOF
 }
 
@@ -157,7 +159,9 @@ elif ! { port_free "${NEW_GW_PORT:-2525}" && port_free 2526 && port_free 2600; }
   echo "## Haraka comparison skipped: a port run-all.sh needs (${NEW_GW_PORT:-2525}, 2526, 2600) is in use"
 else
   echo "## run-all.sh ${RUNALL_ARG:-1} (SKIP_SCANS=1): Haraka and moat measured in the same run"
-  config "${NEW_GW_PORT:-2525}" 2526 "$TMP/data-newgw" > "$TMP/newgw.yaml"
+  # Like for like with the harness's Haraka plugin set, which has no
+  # reverse DNS check: FCrDNS off (the runs above have it on).
+  config "${NEW_GW_PORT:-2525}" 2526 "$TMP/data-newgw" "fcrdns: {enabled: false}" > "$TMP/newgw.yaml"
   # loopdns (lib.sh) keeps any DNS lookup moat makes on loopback, as for the
   # peers. The command prints moat's PID; run-all.sh stops it by that PID.
   start="bash -c '. \"$B/lib.sh\"; loopdns \"$TMP/moat\" serve -c \"$TMP/newgw.yaml\"' >\"$TMP/newgw.log\" 2>&1 </dev/null & echo \$!"
