@@ -128,6 +128,17 @@ func (t *Txn) ResetMessage(keep int) {
 	t.Msg = nil
 }
 
+// TruncateSymbols forgets the symbols recorded after the first n, such as
+// the rcpt-stage symbols of a recipient the front end then refused (they
+// must not follow the message to the recipients that were accepted).
+func (t *Txn) TruncateSymbols(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n >= 0 && n < len(t.symbols) {
+		t.symbols = t.symbols[:n]
+	}
+}
+
 // SymbolCount returns how many symbols are recorded.
 func (t *Txn) SymbolCount() int {
 	t.mu.Lock()

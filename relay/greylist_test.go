@@ -138,3 +138,27 @@ func TestGreylistVerdictWithoutScoreMode(t *testing.T) {
 		t.Fatalf("got %q, want 250", data)
 	}
 }
+
+func TestRefusedRecipientSymbolsDropped(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	gl := newGreylist(t, greylist.Always, clk)
+	ts := startServerWith(t, setup{checks: []filter.Check{gl}, greylist: gl, now: clk.now})
+	sendOne(t, ts.addr, "old@relay.test") // greylisted, then passes below
+	clk.advance(6 * time.Minute)
+	d := dial(t, ts.addr)
+	d.greet()
+	d.cmd("MAIL FROM:<alice@sender.example>", "250 ")
+	d.cmd("RCPT TO:<new@relay.test>", "451 4.7.1 ")
+	d.cmd("RCPT TO:<old@relay.test>", "250 ")
+	d.cmd("DATA", "354 ")
+	d.send(message("", "x\r\n") + ".\r\n")
+	d.expect("250 ")
+	got := ts.sink.received()
+	if len(got) != 1 {
+		t.Fatalf("sink got %d messages", len(got))
+	}
+	if strings.Contains(got[0].data, "GREYLIST_NEW") || !strings.Contains(got[0].data, "GREYLIST_PASS") {
+		t.Errorf("the refused recipient's GREYLIST_NEW followed the message:\n%s", got[0].data)
+	}
+}

@@ -100,6 +100,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 
 	t.Rcpts = append(t.Rcpts, rcpt)
+	// A refused recipient takes its rcpt-stage symbols with it: they must
+	// not follow the message to the recipients that are accepted.
+	mark := t.SymbolCount()
 	if !t.Trusted {
 		ss.srv.pipeline.Run(ss.srv.ctx, t, filter.StageRcpt)
 		var grey greylist.Result
@@ -115,6 +118,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		t.Rcpts = all
 		if v.Action == policies.Reject || v.Action == policies.Tempfail {
 			t.Rcpts = all[:len(all)-1]
+			t.TruncateSymbols(mark)
 			r := replyReject(t.ID)
 			if v.Action == policies.Tempfail {
 				r = replyTempfail(t.ID)
@@ -123,7 +127,8 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		if greylisted {
 			t.Rcpts = all[:len(all)-1]
-			return ss.refuseRcpt(to, replyGreylist(t.ID, grey.ReplyText(ss.srv.now())), "greylisted: "+grey.Reason)
+			t.TruncateSymbols(mark)
+			return ss.refuseRcpt(to, replyGreylist(t.ID, grey.ReplyText(ss.srv.now())), grey.Reason)
 		}
 	}
 
@@ -134,6 +139,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		if err != nil {
 			t.Rcpts = t.Rcpts[:len(t.Rcpts)-1]
+			t.TruncateSymbols(mark)
 			return ss.refuseRcpt(to, downstreamReply(t.ID, err), "downstream: "+err.Error())
 		}
 	}

@@ -101,6 +101,7 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	setRedisLogger(log)
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
