@@ -2,40 +2,22 @@ package relay
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/filter/state"
+	"github.com/moatmail/moat/filter/state/statetest"
 	"github.com/moatmail/moat/policies"
 )
 
-// clock is a manual clock for greylist tests: no sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newGreylist(t *testing.T, mode greylist.Mode, clk *clock) *greylist.Greylist {
+func newGreylist(t *testing.T, mode greylist.Mode, clk *statetest.Clock) *greylist.Greylist {
 	t.Helper()
 	o := greylist.DefaultOptions()
 	o.Mode = mode
-	o.Now = clk.now
-	gl, err := greylist.New(state.NewMemory(clk.now), o)
+	o.Now = clk.Now
+	gl, err := greylist.New(state.NewMemory(clk.Now), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +42,15 @@ func sendOne(t *testing.T, addr, rcpt string) (rcptReply, dataReply string) {
 
 func TestGreylistAlways(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clk := statetest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	gl := newGreylist(t, greylist.Always, clk)
-	ts := startServerWith(t, setup{checks: []filter.Check{gl}, greylist: gl, now: clk.now})
+	ts := startServerWith(t, setup{checks: []filter.Check{gl}, greylist: gl, now: clk.Now})
 
 	r, _ := sendOne(t, ts.addr, "bob@relay.test")
 	if !strings.HasPrefix(r, "451 4.7.1 Greylisted, please try again in 5 minutes [") {
 		t.Fatalf("first try: %q, want 451 4.7.1 with the retry time and the id", r)
 	}
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if r, _ := sendOne(t, ts.addr, "bob@relay.test"); !strings.HasPrefix(r, "451 4.7.1 Greylisted, please try again in 3 minutes") {
 		t.Fatalf("early retry: %q", r)
 	}
@@ -76,7 +58,7 @@ func TestGreylistAlways(t *testing.T) {
 	if r, _ := sendOne(t, ts.addr, "carol@relay.test"); !strings.HasPrefix(r, "451 4.7.1 ") {
 		t.Fatalf("other recipient: %q", r)
 	}
-	clk.advance(4 * time.Minute)
+	clk.Advance(4 * time.Minute)
 	// The retry passes; the +tag of the sender does not make it a new triplet.
 	r, data := sendOne(t, ts.addr, "bob@relay.test")
 	if !strings.HasPrefix(r, "250 ") || !strings.HasPrefix(data, "250 ") {
@@ -93,7 +75,7 @@ func TestGreylistAlways(t *testing.T) {
 
 func TestGreylistScoreMode(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clk := statetest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	gl := newGreylist(t, greylist.Score, clk)
 	score := 7.0
 	ts := startServerWith(t, setup{
@@ -105,14 +87,14 @@ func TestGreylistScoreMode(t *testing.T) {
 			c.Policy.Thresholds.Greylist = &g
 		},
 		greylist: gl,
-		now:      clk.now,
+		now:      clk.Now,
 	})
 	// Score 7 reaches greylist (6), not junk (8): greylisted after DATA.
 	_, data := sendOne(t, ts.addr, "bob@relay.test")
 	if !strings.HasPrefix(data, "451 4.7.1 Greylisted, please try again in 5 minutes") {
 		t.Fatalf("first try: %q", data)
 	}
-	clk.advance(6 * time.Minute)
+	clk.Advance(6 * time.Minute)
 	_, data = sendOne(t, ts.addr, "bob@relay.test")
 	if !strings.HasPrefix(data, "250 ") {
 		t.Fatalf("retry: %q", data)
@@ -141,11 +123,11 @@ func TestGreylistVerdictWithoutScoreMode(t *testing.T) {
 
 func TestRefusedRecipientSymbolsDropped(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clk := statetest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	gl := newGreylist(t, greylist.Always, clk)
-	ts := startServerWith(t, setup{checks: []filter.Check{gl}, greylist: gl, now: clk.now})
+	ts := startServerWith(t, setup{checks: []filter.Check{gl}, greylist: gl, now: clk.Now})
 	sendOne(t, ts.addr, "old@relay.test") // greylisted, then passes below
-	clk.advance(6 * time.Minute)
+	clk.Advance(6 * time.Minute)
 	d := dial(t, ts.addr)
 	d.greet()
 	d.cmd("MAIL FROM:<alice@sender.example>", "250 ")
