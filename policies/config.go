@@ -30,6 +30,10 @@ type Config struct {
 	URIBL  URILists     `yaml:"uribl"`
 	FCrDNS FCrDNSConfig `yaml:"fcrdns"`
 	Helo   HeloChecks   `yaml:"helo"`
+	// SPF, DKIM and DMARC configure sender authentication.
+	SPF    SPFConfig    `yaml:"spf"`
+	DKIM   DKIMConfig   `yaml:"dkim"`
+	DMARC  DMARCConfig  `yaml:"dmarc"`
 	Log    Log          `yaml:"log"`
 	Policy PolicyConfig `yaml:"policy"`
 

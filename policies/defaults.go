@@ -67,6 +67,7 @@ func (c *Config) setDefaults() {
 	c.URIBL.setDefaults()
 	c.FCrDNS.Enabled = true
 	c.Helo.Enabled = true
+	c.setAuthDefaults()
 	c.Limits = Limits{
 		MessageSize:      DefaultMessageSize,
 		Recipients:       DefaultRecipients,

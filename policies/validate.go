@@ -34,6 +34,7 @@ func (c *Config) check(r *reporter) {
 	c.DNSBL.check(r, keyPath{"dnsbl"}, dnsbl.IPList)
 	c.URIBL.check(r, keyPath{"uribl"})
 	c.Helo.check(r, keyPath{"helo"})
+	c.checkAuth(r)
 	if c.State.Redis != "" {
 		if msg := checkRedisURL(c.State.Redis); msg != "" {
 			r.add(keyPath{"state", "redis"}, "%s", msg)

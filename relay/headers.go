@@ -134,13 +134,15 @@ type outMsg struct {
 	r     io.Reader // built on first Read
 }
 
-// outgoing returns the message to pass on: pre (Received, X-Spam-*), then m
-// with the X-Spam-* fields that came from outside removed.
-func outgoing(pre []byte, m *filter.Message, bufs *buffers) *outMsg {
+// outgoing returns the message to pass on: pre (Received,
+// Authentication-Results, X-Spam-*), then m without the fields drop
+// reports as moat's own from outside (X-Spam-*, Authentication-Results
+// with moat's authserv-id).
+func outgoing(pre []byte, m *filter.Message, bufs *buffers, drop func(filter.Field) bool) *outMsg {
 	head := m.Prefix()[:m.HeaderLen]
 	clean := true
 	for _, f := range m.Header.Fields {
-		if isOwnHeader(f.Name) {
+		if drop(f) {
 			clean = false
 			break
 		}
@@ -149,7 +151,7 @@ func outgoing(pre []byte, m *filter.Message, bufs *buffers) *outMsg {
 		kept := make([]byte, 0, len(head))
 		end := 0
 		for _, f := range m.Header.Fields {
-			if !isOwnHeader(f.Name) {
+			if !drop(f) {
 				kept = append(kept, f.Raw...)
 			}
 			end += len(f.Raw)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/greylist"
+	"github.com/moatmail/moat/filter/msgauth"
 	"github.com/moatmail/moat/policies"
 )
 
@@ -43,6 +44,12 @@ type Options struct {
 	// also be in the pipeline) or after DATA for a greylist verdict (mode
 	// score).
 	Greylist *greylist.Greylist
+	// Auth, when not nil, is sender authentication: moat writes its
+	// Authentication-Results and removes forged ones with its authserv-id.
+	Auth *msgauth.Auth
+	// Signer, when not nil, DKIM-signs mail from trusted networks and
+	// authenticated senders.
+	Signer *msgauth.Signer
 	// Log receives one line per transaction and the errors.
 	Log *slog.Logger
 	// TLS, when not nil, enables STARTTLS.
@@ -58,6 +65,8 @@ type Server struct {
 	policy   *policies.Live
 	local    LocalDeliverer
 	greylist *greylist.Greylist
+	auth     *msgauth.Auth
+	signer   *msgauth.Signer
 	log      *slog.Logger
 	now      func() time.Time
 	ids      *idGen
@@ -96,6 +105,8 @@ func NewServer(opts Options) (*Server, error) {
 		policy:   opts.Policy,
 		local:    opts.Local,
 		greylist: opts.Greylist,
+		auth:     opts.Auth,
+		signer:   opts.Signer,
 		log:      opts.Log,
 		now:      now,
 		ids:      newIDGen(),
@@ -222,4 +233,12 @@ func (e slogErrorLog) log(msg string) {
 		}
 	}
 	e.l.Log(context.Background(), level, "smtp: "+msg)
+}
+
+// dropField reports whether an incoming header field is one moat writes
+// itself and so must not pass on: X-Spam-*, and Authentication-Results
+// carrying moat's authserv-id (its hostname), whether or not moat checks
+// authentication, so nobody can forge its verdict.
+func (s *Server) dropField(f filter.Field) bool {
+	return isOwnHeader(f.Name) || msgauth.IsOwnAuthResults(f, s.cfg.Hostname)
 }

@@ -529,3 +529,24 @@ func TestRouteFixedOnceDownstreamOpened(t *testing.T) {
 		t.Error("carol got a message on the wrong route")
 	}
 }
+
+func TestForgedAuthResultsRemoved(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil, nil) // hostname mx.moat.test
+	forged := "Authentication-Results: mx.moat.test; spf=pass smtp.mailfrom=alice@sender.example\r\n" +
+		"Authentication-Results: MX.MOAT.TEST.\r\n\t(comment); dkim=pass\r\n" +
+		"Authentication-Results: mx.other.example; spf=fail\r\n"
+	if err := sendVia(ts.addr, "alice@sender.example", []string{"bob@relay.test"}, message(forged, "x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := ts.sink.received()
+	if len(got) != 1 {
+		t.Fatalf("sink got %d messages", len(got))
+	}
+	if strings.Contains(got[0].data, "mx.moat.test; spf=pass") || strings.Contains(got[0].data, "dkim=pass") {
+		t.Errorf("a forged Authentication-Results with our authserv-id was passed on:\n%s", got[0].data)
+	}
+	if !strings.Contains(got[0].data, "Authentication-Results: mx.other.example; spf=fail") {
+		t.Errorf("another host's Authentication-Results was removed:\n%s", got[0].data)
+	}
+}

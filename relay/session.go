@@ -13,6 +13,7 @@ import (
 
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/greylist"
+	"github.com/moatmail/moat/filter/msgauth"
 	"github.com/moatmail/moat/policies"
 )
 
@@ -269,7 +270,19 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 	if len(t.Rcpts) == 1 {
 		ri.rcpt = t.Rcpts[0]
 	}
-	pre := appendReceived(make([]byte, 0, 512), ri)
+	pre := appendReceived(make([]byte, 0, 1024), ri)
+	if s := ss.srv.signer; s != nil && (t.Trusted || t.AuthUser != "") {
+		sig, err := s.Sign(msg)
+		switch {
+		case err == nil:
+			pre = append(pre, sig...)
+		case !errors.Is(err, msgauth.ErrNoKey):
+			ss.srv.log.Error("DKIM signing failed; sending unsigned", "txn", t.ID, "err", err)
+		}
+	}
+	if a := ss.srv.auth; a != nil && !t.Trusted {
+		pre = append(pre, a.HeaderField(t)...)
+	}
 	pre = appendSpamHeaders(pre, v)
 
 	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.RelayTimeout.D())
@@ -280,7 +293,7 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 			return replyLocalError(t.ID)
 		}
 		for _, rcpt := range t.Rcpts {
-			if err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg, &ss.srv.bufs)); err != nil {
+			if err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField)); err != nil {
 				ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "err", err)
 				return replyLocalError(t.ID)
 			}
@@ -292,7 +305,7 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 	}
 	d := ss.down
 	ss.down = nil
-	text, err := d.data(ctx, outgoing(pre, msg, &ss.srv.bufs))
+	text, err := d.data(ctx, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField))
 	if err != nil {
 		d.abort()
 		return downstreamReply(t.ID, err)
@@ -324,7 +337,15 @@ func (ss *session) finish(r error, v policies.Verdict) error {
 		r = se
 	}
 	ss.logTxn(replyCode(se), v)
+	ss.forgetAuth()
 	return r
+}
+
+// forgetAuth drops the transaction's authentication results.
+func (ss *session) forgetAuth() {
+	if a := ss.srv.auth; a != nil {
+		a.Forget(ss.txn.ID)
+	}
 }
 
 // refuseRcpt logs a refused recipient and returns the reply.
@@ -370,6 +391,7 @@ func (ss *session) Reset() {
 		ss.down.abort()
 		ss.down = nil
 	}
+	ss.forgetAuth()
 	t.ResetMessage(ss.keep)
 	t.ID = ss.srv.ids.next()
 	ss.route = ""
@@ -382,6 +404,7 @@ func (ss *session) Reset() {
 
 // Logout ends the session.
 func (ss *session) Logout() error {
+	ss.forgetAuth()
 	if ss.down != nil {
 		ss.down.abort()
 		ss.down = nil

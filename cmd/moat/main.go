@@ -24,6 +24,8 @@ Usage:
   moat policy check [-c FILE]          validate the configuration (FILE:LINE: message)
   moat greylist list|allow|revoke|release [-c FILE] ...
                                        inspect and release greylisting entries
+  moat dkim keygen [-c FILE] [--type rsa|ed25519] [--out FILE] DOMAIN SELECTOR
+                                       write a DKIM signing key, print its DNS record
   moat version                         print the version
 
 Every command takes -c FILE; without it moat uses ./moat.yaml if present,
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdPolicyCheck(args[2:], stdout, stderr)
 	case "greylist":
 		return cmdGreylist(ctx, args[1:], stdout, stderr)
+	case "dkim":
+		return cmdDKIM(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -49,7 +49,7 @@ func TestCheckJSON(t *testing.T) {
 		symbols         []string
 	}{
 		{"clean", hamMsg, "alice@example.org", "accept", nil},
-		{"no headers", "Subject: x\n\nbody\n", "alice@example.org", "add_header", []string{"MISSING_DATE", "MISSING_FROM", "MISSING_MESSAGE_ID"}},
+		{"no headers", "Subject: x\n\nbody\n", "alice@example.org", "junk", []string{"MISSING_DATE", "MISSING_FROM", "MISSING_MESSAGE_ID", "DMARC_BAD_FROM"}},
 		{"blocked sender", hamMsg, "x@mail.spammer.example", "reject", []string{"BLOCKLIST_SENDER"}},
 		{"mbox separator is skipped", "From alice@example.org Mon Nov 23 10:00:00 2026\n" + hamMsg, "alice@example.org", "accept", nil},
 	}
@@ -88,8 +88,12 @@ func TestCheckJSON(t *testing.T) {
 					t.Errorf("symbols %v lack %s", names, want)
 				}
 			}
-			if tc.symbols == nil && len(names) != 0 {
-				t.Errorf("symbols %v, want none", names)
+			if tc.symbols == nil {
+				for _, s := range res.Symbols {
+					if *s.Score > 0 {
+						t.Errorf("symbol %s scores %v on a clean message", s.Name, *s.Score)
+					}
+				}
 			}
 		})
 	}
@@ -103,7 +107,7 @@ func TestCheckText(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"action:   accept", "score:    4.00 (required 8.00)", "MISSING_FROM"} {
+	for _, want := range []string{"action:   add_header", "score:    5.30 (required 8.00)", "  2.00  MISSING_FROM", "DMARC_BAD_FROM", "SPF_NONE"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

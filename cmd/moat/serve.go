@@ -93,6 +93,10 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		return err
 	}
 	defer dc.close()
+	signer, err := newSigner(cfg)
+	if err != nil {
+		return err
+	}
 	dctx, stopDNS := context.WithCancel(ctx)
 	defer stopDNS()
 	dc.run(dctx)
@@ -102,6 +106,8 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		Policy:   live,
 		Local:    local,
 		Greylist: gl,
+		Auth:     dc.authOf(),
+		Signer:   signer,
 		Log:      log,
 		TLS:      tlsCfg,
 	})

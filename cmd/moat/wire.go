@@ -15,6 +15,7 @@ import (
 	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/filter/headers"
 	"github.com/moatmail/moat/filter/lists"
+	"github.com/moatmail/moat/filter/msgauth"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 )
@@ -33,6 +34,7 @@ type dnsChecks struct {
 	uri    *dnsbl.URICheck // nil without uribl.zones
 	fcrdns *dnsbl.FCrDNSCheck
 	helo   *dnsbl.HeloCheck
+	auth   *msgauth.Auth // nil when SPF, DKIM and DMARC are all off
 }
 
 // buildChecks returns the checks the configuration enables.
@@ -54,6 +56,9 @@ func buildChecks(c components) []filter.Check {
 		if d.helo != nil {
 			checks = append(checks, d.helo)
 		}
+		if d.auth != nil {
+			checks = append(checks, d.auth.Checks()...)
+		}
 	}
 	if c.greylist != nil {
 		checks = append(checks, c.greylist)
@@ -64,7 +69,8 @@ func buildChecks(c components) []filter.Check {
 // newDNSChecks builds the resolver and the DNS checks the configuration
 // turns on; nil when none is.
 func newDNSChecks(cfg *policies.Config, log *slog.Logger) (*dnsChecks, error) {
-	if len(cfg.DNSBL.Zones) == 0 && len(cfg.URIBL.Zones) == 0 && !cfg.FCrDNS.Enabled && !cfg.Helo.Enabled {
+	authOn := cfg.SPF.Enabled || cfg.DKIM.Verify || cfg.DMARC.Enabled
+	if len(cfg.DNSBL.Zones) == 0 && len(cfg.URIBL.Zones) == 0 && !cfg.FCrDNS.Enabled && !cfg.Helo.Enabled && !authOn {
 		return nil, nil
 	}
 	rc := cfg.DNS.ResolverConfig()
@@ -93,7 +99,34 @@ func newDNSChecks(cfg *policies.Config, log *slog.Logger) (*dnsChecks, error) {
 	if cfg.Helo.Enabled {
 		d.helo = dnsbl.NewHelo(res, cfg.Helo.HeloConfig(cfg.Hostname), log)
 	}
+	if authOn {
+		if d.auth, err = msgauth.New(cfg.AuthConfig(), res, msgauth.WithLogger(log)); err != nil {
+			res.Close()
+			return nil, fmt.Errorf("sender authentication: %w", err)
+		}
+	}
 	return d, nil
+}
+
+// newSigner loads the DKIM signing keys; nil when none is configured.
+func newSigner(cfg *policies.Config) (*msgauth.Signer, error) {
+	keys := cfg.SigningKeys()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	s, err := msgauth.NewSigner(keys)
+	if err != nil {
+		return nil, fmt.Errorf("dkim.sign: %w", err)
+	}
+	return s, nil
+}
+
+// authOf returns the sender authentication of d, nil when off.
+func (d *dnsChecks) authOf() *msgauth.Auth {
+	if d == nil {
+		return nil
+	}
+	return d.auth
 }
 
 // run self-tests the DNS lists now and periodically until ctx ends.
