@@ -14,6 +14,9 @@ func (c *Config) CompilePolicy() (*Policy, error) {
 	for s, a := range c.authForced() {
 		extra[s] = a
 	}
+	if c.Rules.Defaults {
+		extra[GTUBESymbol] = Reject.String() // the default rule set's GTUBE rule
+	}
 	if len(extra) > 0 {
 		forced := make(map[string]string, len(pc.ForceActions)+len(extra))
 		for k, v := range extra {

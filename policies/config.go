@@ -31,9 +31,11 @@ type Config struct {
 	FCrDNS FCrDNSConfig `yaml:"fcrdns"`
 	Helo   HeloChecks   `yaml:"helo"`
 	// SPF, DKIM and DMARC configure sender authentication.
-	SPF    SPFConfig    `yaml:"spf"`
-	DKIM   DKIMConfig   `yaml:"dkim"`
-	DMARC  DMARCConfig  `yaml:"dmarc"`
+	SPF   SPFConfig   `yaml:"spf"`
+	DKIM  DKIMConfig  `yaml:"dkim"`
+	DMARC DMARCConfig `yaml:"dmarc"`
+	// Rules are the content rules.
+	Rules  RulesConfig  `yaml:"rules"`
 	Log    Log          `yaml:"log"`
 	Policy PolicyConfig `yaml:"policy"`
 

@@ -68,6 +68,7 @@ func (c *Config) setDefaults() {
 	c.FCrDNS.Enabled = true
 	c.Helo.Enabled = true
 	c.setAuthDefaults()
+	c.Rules.setDefaults()
 	c.Limits = Limits{
 		MessageSize:      DefaultMessageSize,
 		Recipients:       DefaultRecipients,

@@ -35,6 +35,7 @@ func (c *Config) check(r *reporter) {
 	c.URIBL.check(r, keyPath{"uribl"})
 	c.Helo.check(r, keyPath{"helo"})
 	c.checkAuth(r)
+	c.Rules.check(r, keyPath{"rules"})
 	if c.State.Redis != "" {
 		if msg := checkRedisURL(c.State.Redis); msg != "" {
 			r.add(keyPath{"state", "redis"}, "%s", msg)

@@ -20,6 +20,7 @@ import (
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
+	"github.com/moatmail/moat/rules"
 )
 
 // checkResult is the stable JSON document `moat check --json` prints.
@@ -118,8 +119,13 @@ func checkMessage(ctx context.Context, cfg *policies.Config, raw []byte, t *filt
 		return checkResult{}, err
 	}
 	defer dc.close()
+	rs, err := loadRules(cfg)
+	if err != nil {
+		return checkResult{}, err
+	}
+	rc := rules.NewCheck(rs, rules.WithLogger(log))
 	if !t.Trusted {
-		filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
+		filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rc}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
 	}
 	v := pol.Evaluate(t)
 	res := checkResult{

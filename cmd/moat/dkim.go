@@ -35,7 +35,7 @@ func cmdDKIM(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, dkimUsage)
 		return 2
 	}
-	domain, selector := strings.ToLower(fs.Arg(0)), fs.Arg(1)
+	domain, selector := strings.ToLower(strings.TrimSuffix(fs.Arg(0), ".")), fs.Arg(1)
 	kt := msgauth.KeyRSA
 	switch *typ {
 	case "rsa":

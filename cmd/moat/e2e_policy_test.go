@@ -152,7 +152,7 @@ func TestE2ECheckJSON(t *testing.T) {
 	}{
 		{name: hamA, args: []string{filepath.Join("testdata", hamA)}, wantAction: "accept", notSyms: []string{"MISSING_MESSAGE_ID", "MISSING_DATE"}},
 		{name: hamB, args: []string{filepath.Join("testdata", hamB)}, wantAction: "accept", notSyms: []string{"MISSING_MESSAGE_ID", "MISSING_DATE"}},
-		{name: spam, args: []string{filepath.Join("testdata", spam)}, wantAction: "accept", wantSyms: []string{"MISSING_MESSAGE_ID"}},
+		{name: spam, args: []string{filepath.Join("testdata", spam)}, wantAction: "add_header", wantSyms: []string{"MISSING_MESSAGE_ID", "BODY_ONE_TIME_MAILING"}},
 		{name: "blocked sender", args: []string{"--from", "x@blocked.example", filepath.Join("testdata", hamA)}, wantAction: "reject", wantSyms: []string{"BLOCKLIST_SENDER"}},
 		{name: "blocked client IP", args: []string{"--ip", "203.0.113.7", filepath.Join("testdata", hamA)}, wantAction: "reject", wantSyms: []string{"BLOCKLIST_IP"}},
 		{name: "allowed sender", args: []string{"--from", "x@friend.example", filepath.Join("testdata", spam)}, wantAction: "accept", wantSyms: []string{"ALLOWLIST_SENDER", "MISSING_MESSAGE_ID"}},

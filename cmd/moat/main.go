@@ -26,6 +26,8 @@ Usage:
                                        inspect and release greylisting entries
   moat dkim keygen [-c FILE] [--type rsa|ed25519] [--out FILE] DOMAIN SELECTOR
                                        write a DKIM signing key, print its DNS record
+  moat rules stats [-c FILE] --corpus DIR [--json]
+                                       each rule's hits on DIR/ham and DIR/spam
   moat version                         print the version
 
 Every command takes -c FILE; without it moat uses ./moat.yaml if present,
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdGreylist(ctx, args[1:], stdout, stderr)
 	case "dkim":
 		return cmdDKIM(args[1:], stdout, stderr)
+	case "rules":
+		return cmdRules(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

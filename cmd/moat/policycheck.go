@@ -26,6 +26,10 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if _, err := loadRules(cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	name := cfg.File
 	if name == "" {
 		name = "built-in defaults"

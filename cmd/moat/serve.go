@@ -19,6 +19,7 @@ import (
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/relay"
+	"github.com/moatmail/moat/rules"
 	"github.com/moatmail/moat/store"
 )
 
@@ -65,6 +66,11 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		return err
 	}
 	live := policies.NewLive(pol)
+	rs, err := loadRules(cfg)
+	if err != nil {
+		return err
+	}
+	rulesCheck := rules.NewCheck(rs, rules.WithLogger(log))
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
@@ -102,7 +108,7 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	dc.run(dctx)
 	srv, err := relay.NewServer(relay.Options{
 		Config:   cfg,
-		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc}), cfg.Limits.CheckTimeout.D(), log),
+		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rulesCheck}), cfg.Limits.CheckTimeout.D(), log),
 		Policy:   live,
 		Local:    local,
 		Greylist: gl,
@@ -156,7 +162,7 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	for {
 		select {
 		case <-hup:
-			reload(cfg.File, live, log)
+			reload(cfg.File, live, rulesCheck, log)
 		case err := <-errc:
 			return err
 		case <-ctx.Done():
@@ -173,26 +179,36 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	}
 }
 
-// reload re-reads the configuration file and swaps in its policy. An invalid
-// file keeps the running policy. Listener, limit and domain changes need a
-// restart.
-func reload(path string, live *policies.Live, log *slog.Logger) {
+// reload re-reads the configuration file and swaps in its policy and its
+// rule set, both or neither: an invalid file or rule keeps what runs.
+// Listener, limit, domain, DNS, greylisting and authentication changes
+// need a restart.
+func reload(path string, live *policies.Live, rc *rules.Check, log *slog.Logger) {
 	if path == "" {
 		log.Warn("reload: running on built-in defaults, nothing to reload")
 		return
 	}
+	fail := func(err error) {
+		log.Error("reload failed; keeping the running policy and rules", "file", path, "err", err)
+	}
 	cfg, err := policies.Load(path)
 	if err != nil {
-		log.Error("reload failed; keeping the running policy", "file", path, "err", err)
+		fail(err)
 		return
 	}
 	pol, err := cfg.CompilePolicy()
 	if err != nil {
-		log.Error("reload failed; keeping the running policy", "file", path, "err", err)
+		fail(err)
+		return
+	}
+	rs, err := loadRules(cfg)
+	if err != nil {
+		fail(err)
 		return
 	}
 	live.Store(pol)
-	log.Info("policy reloaded", "file", path)
+	rc.Swap(rs)
+	log.Info("policy reloaded", "file", path, "rules", len(rs.Rules()))
 }
 
 // loadTLS returns the STARTTLS configuration, or nil when no certificate is

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/moatmail/moat/filter/msgauth"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
+	"github.com/moatmail/moat/rules"
 )
 
 // components are the pieces the checks are built from.
@@ -25,6 +27,7 @@ type components struct {
 	live     *policies.Live
 	greylist *greylist.Greylist // nil when greylisting is off
 	dns      *dnsChecks         // nil when no DNS check is on
+	rules    *rules.Check       // the content rules (a late check)
 }
 
 // dnsChecks are the DNS-based checks, sharing one resolver.
@@ -63,7 +66,28 @@ func buildChecks(c components) []filter.Check {
 	if c.greylist != nil {
 		checks = append(checks, c.greylist)
 	}
+	if c.rules != nil {
+		checks = append(checks, c.rules)
+	}
 	return checks
+}
+
+// loadRules loads the configured rule set. Its errors are FILE:LINE
+// problems of the rule files, one per line; a problem without a file (a
+// rules.disable entry that names no rule) is given the config file's name.
+func loadRules(cfg *policies.Config) (*rules.RuleSet, error) {
+	rs, err := rules.Load(cfg.RulesOptions())
+	if err == nil {
+		return rs, nil
+	}
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l != "" && !strings.Contains(l, ".yaml:") && !strings.Contains(l, ".yml:") && cfg.File != "" {
+			l = cfg.File + ": rules: " + l
+		}
+		lines = append(lines, l)
+	}
+	return nil, errors.New(strings.Join(lines, "\n"))
 }
 
 // newDNSChecks builds the resolver and the DNS checks the configuration
