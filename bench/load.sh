@@ -27,6 +27,8 @@
 #                   bytes like the harness's 7084-byte one; spam/00021.eml)
 #       RUNALL_ARG  argument to run-all.sh (default 1: quick, 500 msgs per
 #                   case; 0: the full 3000)
+#       MIN_TTL     dns.min_ttl for moat (default 0s: the harness's TTL-0
+#                   records are looked up for every message)
 #       SKIP_HARAKA=1  skip step 5; REQUIRE=1  fail (instead of skipping)
 #                   when smtp-source/smtp-sink or $SHARED are missing
 set -euo pipefail
@@ -84,8 +86,11 @@ domains:
     relay: "127.0.0.1:$2"
 dns:
   # the loopback-only dnsmasq of ../shared/bench (never the system
-  # resolver): the FCrDNS and HELO checks ask it, as the peers do
+  # resolver): every DNS check asks it, as the peers do. It serves its
+  # records with TTL 0, so nothing is cached unless MIN_TTL (e.g. 60s,
+  # what real SPF/DKIM/DMARC records live at least) raises it.
   servers: ["127.0.0.153:53"]
+  min_ttl: ${MIN_TTL:-0s}
 limits:
   connections: 1000
   connections_per_ip: 1000

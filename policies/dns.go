@@ -24,6 +24,9 @@ type DNS struct {
 	CacheSize int `yaml:"cache_size"`
 	// MaxTTL caps how long an answer is cached. 1h.
 	MaxTTL Duration `yaml:"max_ttl"`
+	// MinTTL raises shorter TTLs of cached answers (a floor for records
+	// published with TTL 0). Default 0s: TTLs are honoured as given.
+	MinTTL Duration `yaml:"min_ttl"`
 }
 
 // ResolverConfig returns the dnsx configuration (clock and logger left to
@@ -33,7 +36,7 @@ func (d *DNS) ResolverConfig() dnsx.Config {
 	if size == 0 {
 		size = -1 // dnsx: negative turns the cache off
 	}
-	return dnsx.Config{Servers: d.Servers, Timeout: d.Timeout.D(), Attempts: d.Attempts, CacheSize: size, MaxTTL: d.MaxTTL.D()}
+	return dnsx.Config{Servers: d.Servers, Timeout: d.Timeout.D(), Attempts: d.Attempts, CacheSize: size, MinTTL: d.MinTTL.D(), MaxTTL: d.MaxTTL.D()}
 }
 
 // DNSLists configures IP lists (`dnsbl:`): DNSBLs and DNSWLs.
@@ -222,6 +225,9 @@ func (d *DNS) check(r *reporter, p keyPath) {
 	}
 	if d.MaxTTL <= 0 {
 		r.add(p.with("max_ttl"), "must be positive")
+	}
+	if d.MinTTL < 0 || d.MinTTL > d.MaxTTL {
+		r.add(p.with("min_ttl"), "want 0 to dns.max_ttl (%s)", d.MaxTTL)
 	}
 }
 
