@@ -164,9 +164,14 @@ elif ! { port_free "${NEW_GW_PORT:-2525}" && port_free 2526 && port_free 2600; }
   echo "## Haraka comparison skipped: a port run-all.sh needs (${NEW_GW_PORT:-2525}, 2526, 2600) is in use"
 else
   echo "## run-all.sh ${RUNALL_ARG:-1} (SKIP_SCANS=1): Haraka and moat measured in the same run"
-  # Like for like with the harness's Haraka plugin set, which has no
-  # reverse DNS check: FCrDNS off (the runs above have it on).
-  config "${NEW_GW_PORT:-2525}" 2526 "$TMP/data-newgw" "fcrdns: {enabled: false}" > "$TMP/newgw.yaml"
+  # Like for like with the harness's Haraka plugin set (SPF, DKIM verify,
+  # recipient domains; PEERS.md "Measuring moat in the same run"): the
+  # checks Haraka does not run are off here (FCrDNS, HELO, DMARC, content
+  # rules); the runs above have the whole default pipeline on.
+  config "${NEW_GW_PORT:-2525}" 2526 "$TMP/data-newgw" "fcrdns: {enabled: false}
+helo: {enabled: false}
+dmarc: {enabled: false}
+rules: {defaults: false}" > "$TMP/newgw.yaml"
   # loopdns (lib.sh) keeps any DNS lookup moat makes on loopback, as for the
   # peers. The command prints moat's PID; run-all.sh stops it by that PID.
   start="bash -c '. \"$B/lib.sh\"; loopdns \"$TMP/moat\" serve -c \"$TMP/newgw.yaml\"' >\"$TMP/newgw.log\" 2>&1 </dev/null & echo \$!"
