@@ -132,6 +132,9 @@ func NewServer(opts Options) (*Server, error) {
 // Listen opens the configured SMTP listeners (listen.smtp). It fails if any
 // address cannot be bound.
 func (s *Server) Listen() error {
+	if len(s.cfg.Listen.SMTP) == 0 {
+		return errors.New("no SMTP listener: set listen.smtp (for example [\"127.0.0.1:2525\"])")
+	}
 	for _, addr := range s.cfg.Listen.SMTP {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
