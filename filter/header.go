@@ -147,3 +147,34 @@ func validFieldName(n []byte) bool {
 	}
 	return true
 }
+
+// SkipCFWS removes folding white space (spaces, tabs, line breaks) and
+// nested RFC 5322 comments from the start of a header value. It reports
+// false for an unterminated comment.
+func SkipCFWS(v string) (string, bool) {
+	for {
+		v = strings.TrimLeft(v, " \t\r\n")
+		if v == "" || v[0] != '(' {
+			return v, true
+		}
+		depth, i := 0, 0
+	comment:
+		for ; i < len(v); i++ {
+			switch v[i] {
+			case '\\':
+				i++
+			case '(':
+				depth++
+			case ')':
+				depth--
+				if depth == 0 {
+					break comment
+				}
+			}
+		}
+		if depth != 0 || i >= len(v) {
+			return v, false
+		}
+		v = v[i+1:]
+	}
+}

@@ -327,6 +327,23 @@ func (d *dialog) cmd(line, prefix string) string {
 	return d.expect(prefix)
 }
 
+// ehlo sends EHLO and returns the whole multi-line reply.
+func (d *dialog) ehlo() string {
+	d.t.Helper()
+	d.send("EHLO client.example\r\n")
+	var b strings.Builder
+	for {
+		line, err := d.br.ReadString('\n')
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		b.WriteString(line)
+		if len(line) < 4 || line[3] == ' ' {
+			return b.String()
+		}
+	}
+}
+
 // greet reads the greeting and sends EHLO.
 func (d *dialog) greet() {
 	d.t.Helper()

@@ -243,18 +243,7 @@ func TestChunking(t *testing.T) {
 	ts := startServer(t, nil, nil)
 	d := dial(t, ts.addr)
 	d.expect("220 ")
-	d.send("EHLO client.example\r\n")
-	ehlo := ""
-	for {
-		line, err := d.br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		ehlo += line
-		if line[3] == ' ' {
-			break
-		}
-	}
+	ehlo := d.ehlo()
 	for _, ext := range []string{"PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "SIZE 26214400", "CHUNKING"} {
 		if !strings.Contains(ehlo, ext) {
 			t.Errorf("EHLO lacks %s:\n%s", ext, ehlo)

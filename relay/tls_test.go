@@ -47,18 +47,7 @@ func TestStartTLS(t *testing.T) {
 	ts := startServerTLS(t, nil, nil, selfSigned(t))
 	d := dial(t, ts.addr)
 	d.expect("220 ")
-	d.send("EHLO client.example\r\n")
-	ehlo := ""
-	for {
-		line, err := d.br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		ehlo += line
-		if line[3] == ' ' {
-			break
-		}
-	}
+	ehlo := d.ehlo()
 	if !strings.Contains(ehlo, "STARTTLS") {
 		t.Fatalf("STARTTLS not offered with a certificate configured:\n%s", ehlo)
 	}

@@ -60,7 +60,7 @@ func checkMessageID(h *filter.Header, out []filter.Symbol) []filter.Symbol {
 // characters, quotes, parentheses or angle brackets. UTF-8 is allowed
 // (RFC 6532).
 func validMessageID(v string) bool {
-	v, ok := skipCFWS(v)
+	v, ok := filter.SkipCFWS(v)
 	if !ok || len(v) < len("<a@b>") || v[0] != '<' {
 		return false
 	}
@@ -68,7 +68,7 @@ func validMessageID(v string) bool {
 	if end < 0 {
 		return false
 	}
-	if rest, ok := skipCFWS(v[end+1:]); !ok || rest != "" {
+	if rest, ok := filter.SkipCFWS(v[end+1:]); !ok || rest != "" {
 		return false
 	}
 	id := v[1:end]
@@ -114,37 +114,6 @@ func closingAngle(v string) int {
 		}
 	}
 	return -1
-}
-
-// skipCFWS removes white space and (nested) comments from the start of v.
-// It reports false for an unterminated comment.
-func skipCFWS(v string) (string, bool) {
-	for {
-		v = strings.TrimLeft(v, " \t")
-		if v == "" || v[0] != '(' {
-			return v, true
-		}
-		depth := 0
-		i := 0
-	comment:
-		for ; i < len(v); i++ {
-			switch v[i] {
-			case '\\':
-				i++
-			case '(':
-				depth++
-			case ')':
-				depth--
-				if depth == 0 {
-					break comment
-				}
-			}
-		}
-		if depth != 0 {
-			return v, false
-		}
-		v = v[i+1:]
-	}
 }
 
 // newAddressParser returns the parser for From fields. Encoded words (RFC

@@ -180,7 +180,7 @@ func sameID(a, b string) bool {
 // Authentication-Results value (RFC 8601 section 2.2): a token or a quoted
 // string, after any white space, folding and comments.
 func ParseAuthservID(v string) (string, bool) {
-	v, ok := skipCFWS(v)
+	v, ok := filter.SkipCFWS(v)
 	if !ok || v == "" {
 		return "", false
 	}
@@ -206,34 +206,4 @@ func ParseAuthservID(v string) (string, bool) {
 		end = len(v)
 	}
 	return v[:end], end > 0
-}
-
-// skipCFWS removes white space, line breaks and (nested) comments from the
-// start of v. It reports false for an unterminated comment.
-func skipCFWS(v string) (string, bool) {
-	for {
-		v = strings.TrimLeft(v, " \t\r\n")
-		if v == "" || v[0] != '(' {
-			return v, true
-		}
-		depth, i := 0, 0
-	comment:
-		for ; i < len(v); i++ {
-			switch v[i] {
-			case '\\':
-				i++
-			case '(':
-				depth++
-			case ')':
-				depth--
-				if depth == 0 {
-					break comment
-				}
-			}
-		}
-		if depth != 0 || i >= len(v) {
-			return v, false
-		}
-		v = v[i+1:]
-	}
 }
