@@ -35,7 +35,9 @@ type Config struct {
 	DKIM  DKIMConfig  `yaml:"dkim"`
 	DMARC DMARCConfig `yaml:"dmarc"`
 	// Rules are the content rules.
-	Rules  RulesConfig  `yaml:"rules"`
+	Rules RulesConfig `yaml:"rules"`
+	// Bayes is the Bayesian content scorer.
+	Bayes  BayesConfig  `yaml:"bayes"`
 	Log    Log          `yaml:"log"`
 	Policy PolicyConfig `yaml:"policy"`
 

@@ -69,6 +69,7 @@ func (c *Config) setDefaults() {
 	c.Helo.Enabled = true
 	c.setAuthDefaults()
 	c.Rules.setDefaults()
+	c.Bayes.setDefaults()
 	c.Limits = Limits{
 		MessageSize:      DefaultMessageSize,
 		Recipients:       DefaultRecipients,

@@ -27,7 +27,7 @@ func writeConfig(t *testing.T, content string) string {
 }
 
 const (
-	configKeys = "(want one of: hostname, data_dir, listen, tls, dns, state, domains, limits, greylist, dnsbl, uribl, fcrdns, helo, spf, dkim, dmarc, rules, log, policy)"
+	configKeys = "(want one of: hostname, data_dir, listen, tls, dns, state, domains, limits, greylist, dnsbl, uribl, fcrdns, helo, spf, dkim, dmarc, rules, bayes, log, policy)"
 	limitKeys  = "(want one of: message_size, recipients, line_length, command_timeout, data_timeout, connections, connections_per_ip, check_timeout, memory_spool, relay_timeout)"
 	actions    = "(want one of accept, add_header, junk, greylist, tempfail, reject)"
 )

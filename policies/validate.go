@@ -36,6 +36,7 @@ func (c *Config) check(r *reporter) {
 	c.Helo.check(r, keyPath{"helo"})
 	c.checkAuth(r)
 	c.Rules.check(r, keyPath{"rules"})
+	c.Bayes.check(r, keyPath{"bayes"})
 	if c.State.Redis != "" {
 		if msg := checkRedisURL(c.State.Redis); msg != "" {
 			r.add(keyPath{"state", "redis"}, "%s", msg)

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/bayes"
 	"github.com/moatmail/moat/filter/greylist"
 	"github.com/moatmail/moat/filter/msgauth"
 	"github.com/moatmail/moat/policies"
@@ -44,6 +45,9 @@ type Options struct {
 	// also be in the pipeline) or after DATA for a greylist verdict (mode
 	// score).
 	Greylist *greylist.Greylist
+	// Bayes, when not nil, autolearns from verdicts (bayes.autolearn; a
+	// no-op unless thresholds are set). Its check is in the pipeline.
+	Bayes *bayes.Bayes
 	// Auth, when not nil, is sender authentication: moat writes its
 	// Authentication-Results and removes forged ones with its authserv-id.
 	Auth *msgauth.Auth
@@ -65,6 +69,7 @@ type Server struct {
 	policy   *policies.Live
 	local    LocalDeliverer
 	greylist *greylist.Greylist
+	bayes    *bayes.Bayes
 	auth     *msgauth.Auth
 	signer   *msgauth.Signer
 	log      *slog.Logger
@@ -105,6 +110,7 @@ func NewServer(opts Options) (*Server, error) {
 		policy:   opts.Policy,
 		local:    opts.Local,
 		greylist: opts.Greylist,
+		bayes:    opts.Bayes,
 		auth:     opts.Auth,
 		signer:   opts.Signer,
 		log:      opts.Log,

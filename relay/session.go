@@ -186,6 +186,11 @@ func (ss *session) Data(r io.Reader) error {
 		cancel()
 	}
 	v := ss.srv.policy.Load().Evaluate(t)
+	if b := ss.srv.bayes; b != nil && !t.Trusted {
+		if _, _, err := b.AutoLearn(ss.srv.ctx, msg, v.Score, v.Symbols); err != nil {
+			ss.srv.log.Warn("bayes autolearn failed", "txn", t.ID, "err", err)
+		}
+	}
 	if v.Action == policies.Greylist {
 		if r, ok := ss.greylistScore(&v); ok {
 			return ss.finish(replyGreylist(t.ID, r.ReplyText(ss.srv.now())), v)

@@ -12,12 +12,14 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/bayes"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/rules"
@@ -124,8 +126,10 @@ func checkMessage(ctx context.Context, cfg *policies.Config, raw []byte, t *filt
 		return checkResult{}, err
 	}
 	rc := rules.NewCheck(rs, rules.WithLogger(log))
+	bs, closeBayes := checkBayes(ctx, cfg, log, stderr)
+	defer closeBayes()
 	if !t.Trusted {
-		filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rc}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
+		filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rc, bayes: bs}), cfg.Limits.CheckTimeout.D(), log).RunAll(ctx, t)
 	}
 	v := pol.Evaluate(t)
 	res := checkResult{
@@ -204,3 +208,33 @@ func firstDomain(cfg *policies.Config) string {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// checkBayes opens the trained models for `moat check`: Redis directly, the
+// embedded store only when it exists (check creates nothing) and no server
+// holds it. Classifying writes nothing. It returns nil (and says why on
+// stderr) when the models cannot be read.
+func checkBayes(ctx context.Context, cfg *policies.Config, log *slog.Logger, stderr io.Writer) (*bayes.Bayes, func()) {
+	none := func() {}
+	if !cfg.Bayes.Enabled {
+		return nil, none
+	}
+	if cfg.State.Redis == "" {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, state.FileName)); err != nil {
+			return nil, none // nothing trained here yet
+		}
+	}
+	st, err := state.Open(ctx, state.Options{
+		Redis: cfg.State.Redis, Prefix: cfg.State.Prefix, DataDir: cfg.DataDir, LockTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "moat check: Bayes scorer not run: %v\n", err)
+		return nil, none
+	}
+	b, err := newBayes(cfg, st, log)
+	if err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "moat check: Bayes scorer not run: %v\n", err)
+		return nil, none
+	}
+	return b, func() { st.Close() }
+}

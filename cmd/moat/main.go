@@ -26,6 +26,11 @@ Usage:
                                        inspect and release greylisting entries
   moat dkim keygen [-c FILE] [--type rsa|ed25519] [--out FILE] DOMAIN SELECTOR
                                        write a DKIM signing key, print its DNS record
+  moat train (--spam|--ham) [-c FILE] [--user NAME] PATH...
+                                       teach the Bayes scorer (.eml files, Maildirs, mbox)
+  moat bayes stats [-c FILE] [--user NAME] [--json]
+  moat bayes eval [-c FILE] --train DIR (--test DIR | --folds K) [--json]
+                                       the scorer's counts; its accuracy on a corpus
   moat rules stats [-c FILE] --corpus DIR [--json]
                                        each rule's hits on DIR/ham and DIR/spam
   moat version                         print the version
@@ -63,6 +68,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdDKIM(args[1:], stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, args[1:], stdout, stderr)
+	case "train":
+		return cmdTrain(ctx, args[1:], stdout, stderr)
+	case "bayes":
+		return cmdBayes(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

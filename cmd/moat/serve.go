@@ -16,6 +16,7 @@ import (
 
 	"github.com/moatmail/moat/control"
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/bayes"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/relay"
@@ -94,6 +95,10 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	bs, err := newBayes(cfg, st, log)
+	if err != nil {
+		return err
+	}
 	dc, err := newDNSChecks(cfg, log)
 	if err != nil {
 		return err
@@ -108,10 +113,11 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	dc.run(dctx)
 	srv, err := relay.NewServer(relay.Options{
 		Config:   cfg,
-		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rulesCheck}), cfg.Limits.CheckTimeout.D(), log),
+		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rulesCheck, bayes: bs}), cfg.Limits.CheckTimeout.D(), log),
 		Policy:   live,
 		Local:    local,
 		Greylist: gl,
+		Bayes:    bs,
 		Auth:     dc.authOf(),
 		Signer:   signer,
 		Log:      log,
@@ -125,6 +131,10 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	}
 	ctl := control.NewServer(cfg.DataDir, log)
 	registerGreylist(ctl, gl)
+	registerBayes(ctl, bs)
+	if bs != nil {
+		go maintainBayes(dctx, bs, log)
+	}
 	if err := ctl.Listen(ctx); err != nil {
 		srv.Shutdown(ctx)
 		return err
@@ -229,4 +239,20 @@ func greylistMode(cfg *policies.Config) string {
 		return "off"
 	}
 	return cfg.Greylist.Mode
+}
+
+// maintainBayes prunes the Bayes models once a day until ctx ends.
+func maintainBayes(ctx context.Context, b *bayes.Bayes, log *slog.Logger) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.Maintain(ctx); err != nil {
+				log.Warn("bayes maintenance failed", "err", err)
+			}
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/bayes"
 	"github.com/moatmail/moat/filter/dnsbl"
 	"github.com/moatmail/moat/filter/dnsx"
 	"github.com/moatmail/moat/filter/greylist"
@@ -28,6 +29,7 @@ type components struct {
 	greylist *greylist.Greylist // nil when greylisting is off
 	dns      *dnsChecks         // nil when no DNS check is on
 	rules    *rules.Check       // the content rules (a late check)
+	bayes    *bayes.Bayes       // nil when the scorer is off
 }
 
 // dnsChecks are the DNS-based checks, sharing one resolver.
@@ -65,6 +67,9 @@ func buildChecks(c components) []filter.Check {
 	}
 	if c.greylist != nil {
 		checks = append(checks, c.greylist)
+	}
+	if c.bayes != nil {
+		checks = append(checks, c.bayes)
 	}
 	if c.rules != nil {
 		checks = append(checks, c.rules)
@@ -130,6 +135,16 @@ func newDNSChecks(cfg *policies.Config, log *slog.Logger) (*dnsChecks, error) {
 		}
 	}
 	return d, nil
+}
+
+// newBayes returns the scorer the configuration asks for on st, or nil.
+func newBayes(cfg *policies.Config, st state.Store, log *slog.Logger) (*bayes.Bayes, error) {
+	if !cfg.Bayes.Enabled {
+		return nil, nil
+	}
+	o := cfg.Bayes.Options()
+	o.Log = log
+	return bayes.New(st, o)
 }
 
 // newSigner loads the DKIM signing keys; nil when none is configured.
