@@ -145,6 +145,11 @@ type modelView struct {
 // against the global model, blended with user's model when per-user
 // models are on and user has one that has learned enough.
 func (b *Bayes) Classify(ctx context.Context, raw []byte, user string) (Result, error) {
+	// Tokenizing is most of the cost: skip it while no model has learned
+	// enough to score (the counts are cached).
+	if ok, err := b.ready(ctx, user); err != nil || !ok {
+		return Result{}, err
+	}
 	buf := b.bufs.Get().(*classifyBuf)
 	defer b.bufs.Put(buf)
 	buf.ids = b.tok.Tokens(buf.ids[:0], raw)
@@ -209,6 +214,25 @@ func (b *Bayes) view(ctx context.Context, ref modelRef, minLearned int, ids []ui
 		return modelView{}, err
 	}
 	return modelView{ok: true, nS: float64(meta.spam), nH: float64(meta.ham), vals: v}, nil
+}
+
+// ready reports whether the global model, or user's when per-user models
+// are on, has learned enough of each class to score.
+func (b *Bayes) ready(ctx context.Context, user string) (bool, error) {
+	enough := func(ref modelRef, minLearned int) (bool, error) {
+		meta, err := b.cache.getMeta(ctx, b.st, b.cache.model(ref))
+		if err != nil {
+			return false, err
+		}
+		return meta.spam >= int64(max(minLearned, 1)) && meta.ham >= int64(max(minLearned, 1)), nil
+	}
+	if ok, err := enough(b.global, b.o.MinLearned); err != nil || ok {
+		return ok, err
+	}
+	if user == "" || !b.o.PerUser {
+		return false, nil
+	}
+	return enough(b.userRef(user), b.o.UserMinLearned)
 }
 
 func (b *Bayes) userRef(user string) modelRef { return userRef(user, DefaultUserBits) }
