@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 )
 
@@ -63,24 +62,60 @@ func (p *Pipeline) Run(ctx context.Context, t *Txn, s Stage) {
 	p.runAll(ctx, p.late[s], t, s)
 }
 
-// runAll runs checks concurrently and waits for them.
+// runAll runs checks concurrently, under one deadline for the group, and
+// waits until each has finished or the deadline has passed.
 func (p *Pipeline) runAll(ctx context.Context, checks []Check, t *Txn, s Stage) {
-	switch len(checks) {
-	case 0:
-		return
-	case 1:
-		p.runOne(ctx, checks[0], t, s)
+	if len(checks) == 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(len(checks))
-	for _, c := range checks {
+	start := p.now()
+	if p.timeout <= 0 && len(checks) == 1 {
+		var r result
+		r.syms, r.err = p.call(ctx, checks[0], t, s)
+		r.end = p.now()
+		p.record(checks[0], t, s, start, r)
+		return
+	}
+	dctx, cancel := ctx, context.CancelFunc(func() {})
+	if p.timeout > 0 {
+		dctx, cancel = context.WithTimeout(ctx, p.timeout)
+	}
+	defer cancel()
+	// Each check runs in its own goroutine, so one that ignores its
+	// context cannot hold the transaction past the deadline.
+	done := make([]chan result, len(checks))
+	for i, c := range checks {
+		done[i] = make(chan result, 1)
 		go func() {
-			defer wg.Done()
-			p.runOne(ctx, c, t, s)
+			var r result
+			r.syms, r.err = p.call(dctx, c, t, s)
+			r.end = p.now()
+			done[i] <- r
 		}()
 	}
-	wg.Wait()
+	for i, c := range checks {
+		var r result
+		select {
+		case r = <-done[i]:
+		case <-dctx.Done():
+			select {
+			case r = <-done[i]: // finished just in time
+			default:
+				r.err, r.end = errTimeout, p.now()
+				if ctx.Err() != nil {
+					r.err = fmt.Errorf("check cancelled: %w", ctx.Err())
+				}
+			}
+		}
+		p.record(c, t, s, start, r)
+	}
+}
+
+// result is what one check returned, and when.
+type result struct {
+	syms []Symbol
+	err  error
+	end  time.Time
 }
 
 // RunAll runs every stage in order as an SMTP dialogue would: the rcpt
@@ -103,41 +138,9 @@ func (p *Pipeline) RunAll(ctx context.Context, t *Txn) {
 // errTimeout marks a check that outlived its deadline.
 var errTimeout = errors.New("check timed out")
 
-func (p *Pipeline) runOne(ctx context.Context, c Check, t *Txn, s Stage) {
-	start := p.now()
-	cctx, cancel := ctx, context.CancelFunc(func() {})
-	if p.timeout > 0 {
-		cctx, cancel = context.WithTimeout(ctx, p.timeout)
-	}
-	defer cancel()
-
-	type result struct {
-		syms []Symbol
-		err  error
-	}
-	var res result
-	if p.timeout > 0 {
-		// Run in a goroutine so a check that ignores its context cannot hold
-		// the transaction past the deadline.
-		done := make(chan result, 1)
-		go func() {
-			var r result
-			r.syms, r.err = p.call(cctx, c, t, s)
-			done <- r
-		}()
-		select {
-		case res = <-done:
-		case <-cctx.Done():
-			res.err = errTimeout
-			if ctx.Err() != nil {
-				res.err = fmt.Errorf("check cancelled: %w", ctx.Err())
-			}
-		}
-	} else {
-		res.syms, res.err = p.call(cctx, c, t, s)
-	}
-
-	tm := Timing{Check: c.Name(), Stage: s, Duration: p.now().Sub(start)}
+// record adds a check's symbols, or its TEMPFAIL symbol, and its timing.
+func (p *Pipeline) record(c Check, t *Txn, s Stage, start time.Time, res result) {
+	tm := Timing{Check: c.Name(), Stage: s, Duration: res.end.Sub(start)}
 	if res.err != nil {
 		tm.Failed = true
 		p.log.Warn("check failed", "txn", t.ID, "check", c.Name(), "stage", s.String(), "err", res.err)
