@@ -344,6 +344,15 @@ func (d *dialog) ehlo() string {
 	}
 }
 
+// startData runs MAIL FROM:<a@sender.example>, RCPT TO:<rcpt> and DATA,
+// expecting each to be accepted; the caller then sends the message.
+func (d *dialog) startData(rcpt string) {
+	d.t.Helper()
+	d.cmd("MAIL FROM:<a@sender.example>", "250 ")
+	d.cmd("RCPT TO:<"+rcpt+">", "250 ")
+	d.cmd("DATA", "354 ")
+}
+
 // greet reads the greeting and sends EHLO.
 func (d *dialog) greet() {
 	d.t.Helper()

@@ -27,9 +27,7 @@ func TestTimeouts(t *testing.T) {
 		})
 		d := dial(t, ts.addr)
 		d.greet()
-		d.cmd("MAIL FROM:<a@sender.example>", "250 ")
-		d.cmd("RCPT TO:<bob@relay.test>", "250 ")
-		d.cmd("DATA", "354 ")
+		d.startData("bob@relay.test")
 		d.send("Subject: never finished\r\n\r\nstill typing")
 		d.expect("421 4.4.2 ")
 		if n := len(ts.sink.received()); n != 0 {
