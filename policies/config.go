@@ -15,15 +15,24 @@ type Config struct {
 	// directory of the process.
 	DataDir string `yaml:"data_dir"`
 	Listen  Listen `yaml:"listen"`
-	TLS     TLS    `yaml:"tls"`
-	DNS     DNS    `yaml:"dns"`
-	State   State  `yaml:"state"`
+	// Proxy lists the proxies allowed to send PROXY protocol headers.
+	Proxy Proxy `yaml:"proxy"`
+	TLS   TLS   `yaml:"tls"`
+	DNS   DNS   `yaml:"dns"`
+	State State `yaml:"state"`
 	// Domains are the domains moat accepts mail for, by lower-case name.
 	// Mail to any other domain is refused with 550 5.7.1 (never an open
 	// relay).
-	Domains  map[string]Domain `yaml:"domains"`
-	Limits   Limits            `yaml:"limits"`
-	Greylist GreylistConfig    `yaml:"greylist"`
+	Domains map[string]Domain `yaml:"domains"`
+	Limits  Limits            `yaml:"limits"`
+	// RateLimit holds the rate limits shared across instances.
+	RateLimit RateLimitConfig `yaml:"ratelimit"`
+	// Queue configures the durable relay queue; Callout recipient
+	// verification; Store the built-in mail store.
+	Queue    Queue          `yaml:"queue"`
+	Callout  Callout        `yaml:"callout"`
+	Store    StoreConfig    `yaml:"store"`
+	Greylist GreylistConfig `yaml:"greylist"`
 	// DNSBL and URIBL are the DNS block and allow lists; FCrDNS and HELO
 	// the client checks.
 	DNSBL  DNSLists     `yaml:"dnsbl"`
@@ -46,19 +55,15 @@ type Config struct {
 	File string `yaml:"-"`
 }
 
-// Listen holds the listener addresses ("host:port").
-type Listen struct {
-	SMTP    []string `yaml:"smtp"`
-	IMAP    []string `yaml:"imap"`
-	POP3    []string `yaml:"pop3"`
-	Metrics string   `yaml:"metrics"`
-}
-
 // TLS names the certificate and key files. STARTTLS is offered when both
-// are set.
+// are set (or self_signed is on). They are read again on SIGHUP.
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// SelfSigned makes moat generate a self-signed certificate on first
+	// start (at cert and key, or in data_dir/tls when those are empty), for
+	// test setups only; it is logged as such.
+	SelfSigned bool `yaml:"self_signed"`
 }
 
 // State configures the shared state backend.
@@ -77,14 +82,6 @@ const (
 	DeliverLocal = "local"
 	DeliverRelay = "relay"
 )
-
-// Domain says what happens to accepted mail for one domain.
-type Domain struct {
-	// Deliver is "local" (built-in store) or "relay" (downstream MTA).
-	Deliver string `yaml:"deliver"`
-	// Relay is the downstream "host:port" for deliver: relay.
-	Relay string `yaml:"relay"`
-}
 
 // Limits bound what one client can make moat do.
 type Limits struct {

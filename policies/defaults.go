@@ -39,9 +39,9 @@ func Default() *Config {
 	c := &Config{
 		Domains: map[string]Domain{DefaultLocalDomain: {Deliver: DeliverLocal}},
 		Listen: Listen{
-			SMTP: []string{DefaultSMTP},
-			IMAP: []string{DefaultIMAP},
-			POP3: []string{DefaultPOP3},
+			SMTP: Listeners(DefaultSMTP),
+			IMAP: Listeners(DefaultIMAP),
+			POP3: Listeners(DefaultPOP3),
 		},
 	}
 	c.setDefaults()
@@ -70,6 +70,7 @@ func (c *Config) setDefaults() {
 	c.setAuthDefaults()
 	c.Rules.setDefaults()
 	c.Bayes.setDefaults()
+	c.setDeliveryDefaults()
 	c.Limits = Limits{
 		MessageSize:      DefaultMessageSize,
 		Recipients:       DefaultRecipients,

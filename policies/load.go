@@ -112,10 +112,8 @@ func Load(path string) (*Config, error) {
 // as +Inf) is nil as documented on Thresholds.
 func (c *Config) normalize() {
 	for name, d := range c.Domains {
-		if d.Deliver == "" {
-			d.Deliver = DeliverLocal
-			c.Domains[name] = d
-		}
+		d.normalize()
+		c.Domains[name] = d
 	}
 	t := &c.Policy.Thresholds
 	for _, p := range []**float64{&t.AddHeader, &t.Junk, &t.Greylist, &t.Reject} {

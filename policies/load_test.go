@@ -27,7 +27,7 @@ func writeConfig(t *testing.T, content string) string {
 }
 
 const (
-	configKeys = "(want one of: hostname, data_dir, listen, tls, dns, state, domains, limits, greylist, dnsbl, uribl, fcrdns, helo, spf, dkim, dmarc, rules, bayes, log, policy)"
+	configKeys = "(want one of: hostname, data_dir, listen, proxy, tls, dns, state, domains, limits, ratelimit, queue, callout, store, greylist, dnsbl, uribl, fcrdns, helo, spf, dkim, dmarc, rules, bayes, log, policy)"
 	limitKeys  = "(want one of: message_size, recipients, line_length, command_timeout, data_timeout, connections, connections_per_ip, check_timeout, memory_spool, relay_timeout)"
 	actions    = "(want one of accept, add_header, junk, greylist, tempfail, reject)"
 )
@@ -112,7 +112,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "relay without relay",
 			yaml: "domains:\n  localhost:\n    deliver: local\n  example.com:\n    deliver: relay\n",
-			want: []string{"FILE:4: domains.example.com: deliver: relay needs relay: HOST:PORT"},
+			want: []string{"FILE:4: domains.example.com: deliver: relay needs relay: HOST:PORT (or relay: mx)"},
 		},
 		{
 			name: "relay for a local domain",
@@ -126,7 +126,7 @@ func TestLoadErrors(t *testing.T) {
 				`FILE:2: domains.Example.com: domain names must be lower-case (write "example.com")`,
 				`FILE:3: domains.example.org.deliver: want local or relay, got "smtp"`,
 				"FILE:4: domains.ex_ample.net: not a valid domain name",
-				"FILE:5: domains.example.net.relay: port must not be 0",
+				"FILE:5: domains.example.net.relay: port must not be 0 (or mx)",
 			},
 		},
 		{
@@ -235,7 +235,7 @@ func TestLoadErrors(t *testing.T) {
 				`FILE:2: policy.force_actions.X: unknown action "nope" ` + actions,
 				`FILE:4: limits.recipients: want an integer, got "x"`,
 				"FILE:5: bogus: unknown key " + configKeys,
-				"FILE:7: domains.example.com: deliver: relay needs relay: HOST:PORT",
+				"FILE:7: domains.example.com: deliver: relay needs relay: HOST:PORT (or relay: mx)",
 			},
 		},
 	}
@@ -308,7 +308,7 @@ domains:
 	}
 	want := map[string]Domain{
 		"example.com": {Deliver: DeliverLocal}, // deliver defaults to local
-		"example.net": {Deliver: DeliverRelay, Relay: "[::1]:2526"},
+		"example.net": {Deliver: DeliverRelay, Relay: "[::1]:2526", Mode: ModeQueue, TLS: TLSOpportunistic},
 	}
 	if !reflect.DeepEqual(cfg.Domains, want) {
 		t.Errorf("Domains = %+v, want %+v", cfg.Domains, want)
@@ -550,4 +550,77 @@ func exampleKeys(t *testing.T, data []byte) map[string]bool {
 	}
 	walk(documentRoot(&doc), "")
 	return keys
+}
+
+func TestLoadListenersAndDelivery(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "moat.yaml")
+	body := `listen:
+  smtp:
+    - 127.0.0.1:25
+    - address: 127.0.0.1:26
+      proxy_protocol: true
+      ratelimit: {}
+  submission:
+    - address: 127.0.0.1:587
+      allow_plaintext: true
+proxy:
+  trusted: [10.0.0.0/8]
+tls:
+  self_signed: true
+ratelimit:
+  messages_per_ip: {limit: 5, window: 1m}
+  auth_failures_per_user: off
+domains:
+  example.com: {deliver: relay, relay: mx, verify_recipients: true}
+`
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Addrs(c.Listen.SMTP); len(got) != 2 || got[1] != "127.0.0.1:26" {
+		t.Errorf("smtp = %v", got)
+	}
+	l := c.Listen.SMTP[1]
+	if !l.ProxyProtocol || l.RateLimit == nil || l.RateLimit.AuthFailuresPerIP != nil {
+		t.Errorf("listener = %+v (want proxy_protocol and an empty ratelimit)", l)
+	}
+	if !c.Listen.Submission[0].AllowPlaintext {
+		t.Error("allow_plaintext not set")
+	}
+	rl := c.RateLimit
+	if rl.MessagesPerIP == nil || rl.MessagesPerIP.Limit != 5 || rl.AuthFailuresPerUser != nil || rl.AuthFailuresPerIP == nil {
+		t.Errorf("ratelimit = %+v", rl)
+	}
+	d := c.Domains["example.com"]
+	if d.Mode != ModeQueue || d.TLS != TLSOpportunistic || d.Relay != RelayMX || !d.VerifyRecipients {
+		t.Errorf("domain = %+v", d)
+	}
+}
+
+func TestLoadListenerErrors(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"unknown listener key", "listen:\n  smtp:\n    - address: 127.0.0.1:25\n      proxy: true\n", "moat.yaml:4: listen.smtp[0].proxy: unknown key (want one of: address, proxy_protocol, allow_plaintext, ratelimit)"},
+		{"no address", "listen:\n  smtp:\n    - proxy_protocol: true\n", "address is required"},
+		{"proxy without trusted", "listen:\n  smtp:\n    - address: 127.0.0.1:25\n      proxy_protocol: true\n", "proxy_protocol needs proxy.trusted"},
+		{"submission without tls", "listen:\n  submission: [127.0.0.1:587]\n", "need a certificate"},
+		{"bad rate", "ratelimit:\n  messages_per_ip: {limit: 0, window: 1m}\n", "moat.yaml:2: ratelimit.messages_per_ip.limit: must be positive"},
+		{"bad mode", "domains:\n  example.com: {deliver: relay, relay: 127.0.0.1:25, mode: later}\n", "domains.example.com.mode: want queue or proxy"},
+		{"relay option on local", "domains:\n  example.com: {deliver: local, lmtp: true}\n", "domains.example.com.lmtp: only for deliver: relay"},
+		{"auth without tls", "domains:\n  example.com: {deliver: relay, relay: 127.0.0.1:25, tls: none, username: u, password: p}\n", "AUTH to the relay needs TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "moat.yaml")
+			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -43,6 +43,7 @@ func (c *Config) check(r *reporter) {
 		}
 	}
 	c.checkDomains(r)
+	c.checkDelivery(r)
 	if c.State.Prefix == "" {
 		r.add(keyPath{"state", "prefix"}, "must not be empty")
 	}
@@ -57,29 +58,12 @@ func (c *Config) check(r *reporter) {
 	c.Policy.check(r, keyPath{"policy"})
 }
 
-func (c *Config) checkListen(r *reporter) {
-	rules := hostPortRules{anyHost: true, anyPort: true}
-	for _, l := range []struct {
-		key   string
-		addrs []string
-	}{{"smtp", c.Listen.SMTP}, {"imap", c.Listen.IMAP}, {"pop3", c.Listen.POP3}} {
-		for i, a := range l.addrs {
-			if msg := checkHostPort(a, rules); msg != "" {
-				r.add(keyPath{"listen", l.key}.index(i), "%s", msg)
-			}
-		}
-	}
-	if c.Listen.Metrics != "" {
-		if msg := checkHostPort(c.Listen.Metrics, rules); msg != "" {
-			r.add(keyPath{"listen", "metrics"}, "%s", msg)
-		}
-	}
-}
-
 func (c *Config) checkTLS(r *reporter) {
 	switch {
 	case c.TLS.Cert == "" && c.TLS.Key == "":
 		return
+	case c.TLS.SelfSigned:
+		return // generated at first start when missing
 	case c.TLS.Key == "":
 		r.add(keyPath{"tls", "cert"}, "tls.key must be set too (both or neither)")
 		return
@@ -132,15 +116,9 @@ func (c *Config) checkDomains(r *reporter) {
 		}
 		switch d.Deliver {
 		case DeliverLocal:
-			if d.Relay != "" {
-				r.add(p.with("relay"), "only for deliver: relay (this domain is delivered locally)")
-			}
+			checkLocalDomain(r, p, d)
 		case DeliverRelay:
-			if d.Relay == "" {
-				r.add(p, "deliver: relay needs relay: HOST:PORT")
-			} else if msg := checkHostPort(d.Relay, hostPortRules{}); msg != "" {
-				r.add(p.with("relay"), "%s", msg)
-			}
+			checkRelayDomain(r, p, d)
 		default:
 			r.add(p.with("deliver"), "want local or relay, got %q", d.Deliver)
 		}

@@ -219,7 +219,7 @@ func startServerWith(t testing.TB, su setup) *testServer {
 	cfg := policies.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Hostname = "mx.moat.test"
-	cfg.Listen.SMTP = []string{"127.0.0.1:0"}
+	cfg.Listen.SMTP = policies.Listeners("127.0.0.1:0")
 	cfg.Domains = map[string]policies.Domain{
 		"relay.test": {Deliver: policies.DeliverRelay, Relay: sk.addr},
 		"local.test": {Deliver: policies.DeliverLocal},

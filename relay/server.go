@@ -142,10 +142,10 @@ func (s *Server) Listen() error {
 		return errors.New("no SMTP listener: set listen.smtp (for example [\"127.0.0.1:2525\"])")
 	}
 	for _, addr := range s.cfg.Listen.SMTP {
-		l, err := net.Listen("tcp", addr)
+		l, err := net.Listen("tcp", addr.Address)
 		if err != nil {
 			s.closeListeners()
-			return fmt.Errorf("listen smtp %s: %w", addr, err)
+			return fmt.Errorf("listen smtp %s: %w", addr.Address, err)
 		}
 		s.mu.Lock()
 		s.listeners = append(s.listeners, l)
