@@ -16,14 +16,16 @@ type limitListener struct {
 	max, perIP int
 	hostname   string
 	log        *slog.Logger
+	metrics    Metrics
+	kind       string
 
 	mu    sync.Mutex
 	total int
 	byIP  map[netip.Addr]int
 }
 
-func newLimitListener(l net.Listener, max, perIP int, hostname string, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: l, max: max, perIP: perIP, hostname: hostname, log: log, byIP: make(map[netip.Addr]int)}
+func newLimitListener(l net.Listener, max, perIP int, hostname string, log *slog.Logger, m Metrics, kind string) *limitListener {
+	return &limitListener{Listener: l, max: max, perIP: perIP, hostname: hostname, log: log, metrics: m, kind: kind, byIP: make(map[netip.Addr]int)}
 }
 
 // Accept returns the next connection within the limits.
@@ -47,8 +49,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if over == "" {
+			l.metrics.ConnOpened(l.kind)
 			return &limitedConn{Conn: c, l: l, ip: ip}, nil
 		}
+		l.metrics.ConnRefused(l.kind, over)
 		l.log.Warn("connection refused: limit reached", "ip", ip.String(), "limit", over)
 		go l.refuse(c, over)
 	}
@@ -65,6 +69,7 @@ func (l *limitListener) refuse(c net.Conn, which string) {
 }
 
 func (l *limitListener) release(ip netip.Addr) {
+	l.metrics.ConnClosed(l.kind)
 	l.mu.Lock()
 	l.total--
 	if n := l.byIP[ip] - 1; n > 0 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,10 +57,46 @@ type Options struct {
 	Signer *msgauth.Signer
 	// Log receives one line per transaction and the errors.
 	Log *slog.Logger
-	// TLS, when not nil, enables STARTTLS.
+	// TLS, when not nil, enables STARTTLS (and is required by the
+	// submission listeners). Its GetCertificate may swap certificates.
 	TLS *tls.Config
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// Users, when not nil, enables SMTP AUTH (PLAIN, LOGIN; over TLS or on
+	// loopback/allow_plaintext listeners) and makes recipients of local
+	// domains unknown to it get 550 5.1.1.
+	Users Users
+	// Guard, when not nil, throttles failed AUTH attempts.
+	Guard LoginGuard
+	// Limiter, when not nil, applies the ratelimit rules.
+	Limiter Limiter
+	// Queue, when not nil, takes mail for relayed domains in mode: queue
+	// and mail authenticated users send to other domains. Without it every
+	// relayed domain is relayed before-queue (mode: proxy).
+	Queue Enqueuer
+	// Verifier, when not nil, verifies recipients of domains with
+	// verify_recipients: true.
+	Verifier Verifier
+	// Metrics, when not nil, counts connections and transactions.
+	Metrics Metrics
+	// Wrap, when not nil, wraps each listener before use (the PROXY
+	// protocol for listeners that ask for it).
+	Wrap func(l net.Listener, opts policies.Listener) (net.Listener, error)
+}
+
+// Listener kinds.
+const (
+	kindMX          = "smtp"
+	kindSubmission  = "submission"
+	kindSubmissions = "submissions"
+)
+
+// boundListener is an open listener and what it is for.
+type boundListener struct {
+	net.Listener
+	kind string
+	opts policies.Listener
 }
 
 // Server is the SMTP front end.
@@ -73,19 +110,26 @@ type Server struct {
 	auth     *msgauth.Auth
 	signer   *msgauth.Signer
 	log      *slog.Logger
+	tls      *tls.Config
+	users    Users
+	guard    LoginGuard
+	limiter  Limiter
+	queue    Enqueuer
+	verifier Verifier
+	metrics  Metrics
+	wrap     func(net.Listener, policies.Listener) (net.Listener, error)
 	now      func() time.Time
 	ids      *idGen
 	pool     *pool
 	bufs     buffers
 	spoolDir string
 
-	smtp *smtp.Server
-
 	ctx    context.Context // cancelled by Shutdown: aborts checks and relays
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	listeners []net.Listener
+	listeners []boundListener
+	servers   []*smtp.Server
 	serving   sync.WaitGroup
 }
 
@@ -114,6 +158,14 @@ func NewServer(opts Options) (*Server, error) {
 		auth:     opts.Auth,
 		signer:   opts.Signer,
 		log:      opts.Log,
+		tls:      opts.TLS,
+		users:    opts.Users,
+		guard:    opts.Guard,
+		limiter:  opts.Limiter,
+		queue:    opts.Queue,
+		verifier: opts.Verifier,
+		metrics:  opts.Metrics,
+		wrap:     opts.Wrap,
 		now:      now,
 		ids:      newIDGen(),
 		pool:     newPool(cfg.Hostname, cfg.Limits.RelayTimeout.D(), now),
@@ -121,7 +173,16 @@ func NewServer(opts Options) (*Server, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
-	srv := smtp.NewServer(s)
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
+	}
+	return s, nil
+}
+
+// newSMTPServer returns the go-smtp server of one listener.
+func (s *Server) newSMTPServer(bl boundListener) *smtp.Server {
+	cfg := s.cfg
+	srv := smtp.NewServer(backend{s: s, kind: bl.kind, opts: bl.opts})
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.Limits.MessageSize
 	srv.MaxRecipients = cfg.Limits.Recipients
@@ -129,29 +190,59 @@ func NewServer(opts Options) (*Server, error) {
 	srv.ReadTimeout = cfg.Limits.CommandTimeout.D()
 	srv.WriteTimeout = cfg.Limits.CommandTimeout.D()
 	srv.EnableSMTPUTF8 = true
-	srv.TLSConfig = opts.TLS
-	srv.ErrorLog = slogErrorLog{opts.Log}
-	s.smtp = srv
-	return s, nil
+	if bl.kind != kindSubmissions { // implicit TLS: the listener does it
+		srv.TLSConfig = s.tls
+	}
+	srv.AllowInsecureAuth = bl.opts.AllowPlaintext || isLoopbackListener(bl.Listener)
+	srv.ErrorLog = slogErrorLog{s.log}
+	return srv
 }
 
-// Listen opens the configured SMTP listeners (listen.smtp). It fails if any
-// address cannot be bound.
+// backend makes the sessions of one listener.
+type backend struct {
+	s    *Server
+	kind string
+	opts policies.Listener
+}
+
+// NewSession is called by go-smtp at the client's first HELO/EHLO.
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return b.s.newSession(c, b.kind, b.opts)
+}
+
+// Listen opens the configured SMTP listeners: listen.smtp, and
+// listen.submission and listen.submissions (which need TLS). It fails if
+// any address cannot be bound.
 func (s *Server) Listen() error {
-	if len(s.cfg.Listen.SMTP) == 0 {
+	l := s.cfg.Listen
+	if len(l.SMTP)+len(l.Submission)+len(l.Submissions) == 0 {
 		return errors.New("no SMTP listener: set listen.smtp (for example [\"127.0.0.1:2525\"])")
 	}
-	for _, addr := range s.cfg.Listen.SMTP {
-		l, err := net.Listen("tcp", addr.Address)
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("listen smtp %s: %w", addr.Address, err)
+	if s.tls == nil && len(l.Submission)+len(l.Submissions) > 0 {
+		return errors.New("listen.submission and listen.submissions need TLS: set tls.cert and tls.key (or tls.self_signed)")
+	}
+	for _, group := range []struct {
+		kind string
+		ls   []policies.Listener
+	}{{kindMX, l.SMTP}, {kindSubmission, l.Submission}, {kindSubmissions, l.Submissions}} {
+		for _, lo := range group.ls {
+			nl, err := net.Listen("tcp", lo.Address)
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("listen %s %s: %w", group.kind, lo.Address, err)
+			}
+			s.mu.Lock()
+			s.listeners = append(s.listeners, boundListener{Listener: nl, kind: group.kind, opts: lo})
+			s.mu.Unlock()
 		}
-		s.mu.Lock()
-		s.listeners = append(s.listeners, l)
-		s.mu.Unlock()
 	}
 	return nil
+}
+
+// isLoopbackListener reports whether l listens on a loopback address only.
+func isLoopbackListener(l net.Listener) bool {
+	ap, err := netip.ParseAddrPort(l.Addr().String())
+	return err == nil && ap.Addr().IsLoopback()
 }
 
 // Addrs returns the addresses the server listens on (useful with port 0).
@@ -161,6 +252,20 @@ func (s *Server) Addrs() []net.Addr {
 	out := make([]net.Addr, len(s.listeners))
 	for i, l := range s.listeners {
 		out[i] = l.Addr()
+	}
+	return out
+}
+
+// ListenerAddrs returns the addresses of the listeners of one kind
+// ("smtp", "submission", "submissions").
+func (s *Server) ListenerAddrs(kind string) []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for _, l := range s.listeners {
+		if l.kind == kind {
+			out = append(out, l.Addr())
+		}
 	}
 	return out
 }
@@ -175,12 +280,28 @@ func (s *Server) Serve() error {
 		return errors.New("relay: no listeners (call Listen first)")
 	}
 	errc := make(chan error, len(ls))
-	for _, l := range ls {
-		ll := newLimitListener(l, s.cfg.Limits.Connections, s.cfg.Limits.ConnectionsPerIP, s.cfg.Hostname, s.log)
+	for _, bl := range ls {
+		var l net.Listener = bl.Listener
+		if s.wrap != nil {
+			w, err := s.wrap(l, bl.opts)
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("listen %s %s: %w", bl.kind, bl.opts.Address, err)
+			}
+			l = w
+		}
+		l = newLimitListener(l, s.cfg.Limits.Connections, s.cfg.Limits.ConnectionsPerIP, s.cfg.Hostname, s.log, s.metrics, bl.kind)
+		if bl.kind == kindSubmissions {
+			l = tls.NewListener(l, s.tls)
+		}
+		srv := s.newSMTPServer(bl)
+		s.mu.Lock()
+		s.servers = append(s.servers, srv)
+		s.mu.Unlock()
 		s.serving.Add(1)
 		go func() {
 			defer s.serving.Done()
-			err := s.smtp.Serve(ll)
+			err := srv.Serve(l)
 			if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 				err = nil
 			}
@@ -201,10 +322,25 @@ func (s *Server) Serve() error {
 // sessions in progress to finish; then it closes them and the downstream
 // connections.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.smtp.Shutdown(ctx)
-	if errors.Is(err, smtp.ErrServerClosed) {
-		err = nil
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var err error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := srv.Shutdown(ctx)
+			if e != nil && !errors.Is(e, smtp.ErrServerClosed) {
+				emu.Lock()
+				err = errors.Join(err, e)
+				emu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	s.cancel()
 	s.closeListeners()
 	s.serving.Wait()
@@ -218,11 +354,6 @@ func (s *Server) closeListeners() {
 	for _, l := range s.listeners {
 		l.Close()
 	}
-}
-
-// NewSession is called by go-smtp at the client's first HELO/EHLO.
-func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return s.newSession(c), nil
 }
 
 // slogErrorLog adapts slog to go-smtp's Logger.

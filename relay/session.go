@@ -20,10 +20,12 @@ import (
 // session is one client connection after HELO/EHLO. It implements
 // smtp.Session; go-smtp calls it from the connection's goroutine only.
 type session struct {
-	srv  *Server
-	conn *smtp.Conn
-	txn  *filter.Txn
-	keep int // symbols recorded before MAIL (connect and helo stages)
+	srv   *Server
+	conn  *smtp.Conn
+	txn   *filter.Txn
+	keep  int // symbols recorded before MAIL (connect and helo stages)
+	kind  string
+	rates *policies.RateLimitConfig // the listener's rate limits
 
 	mailOpts smtp.MailOptions
 	route    string   // "local" or the downstream host:port of this transaction
@@ -32,7 +34,7 @@ type session struct {
 	start    time.Time
 }
 
-func (s *Server) newSession(c *smtp.Conn) *session {
+func (s *Server) newSession(c *smtp.Conn, kind string, lo policies.Listener) (*session, error) {
 	now := s.now()
 	t := &filter.Txn{
 		ID:       s.ids.next(),
@@ -41,17 +43,35 @@ func (s *Server) newSession(c *smtp.Conn) *session {
 		Helo:     c.Hostname(),
 	}
 	_, t.TLS = c.TLSConnectionState()
-	sess := &session{srv: s, conn: c, txn: t, start: now}
+	sess := &session{srv: s, conn: c, txn: t, start: now, kind: kind, rates: lo.RateLimit}
+	if sess.rates == nil {
+		sess.rates = &s.cfg.RateLimit
+	}
 	pol := s.policy.Load()
 	t.Trusted = pol.Trusted(t.ClientIP)
-	if !t.Trusted {
+	if name, retry := sess.limit(
+		limitRule{"connections_per_ip", sess.rates.ConnectionsPerIP, ipKey(t.ClientIP)},
+		limitRule{"connections_per_net", sess.rates.ConnectionsPerNet, netKey(t.ClientIP)},
+	); name != "" {
+		// 421 and close: the next read fails at once.
+		_ = c.Conn().SetReadDeadline(time.Now())
+		return nil, reply(421, smtp.EnhancedCode{4, 7, 0}, t.ID, "Too many connections from your address, try again in "+retry.Round(time.Second).String())
+	}
+	if sess.inbound() {
 		ctx, cancel := context.WithCancel(s.ctx)
 		s.pipeline.Run(ctx, t, filter.StageConnect)
 		s.pipeline.Run(ctx, t, filter.StageHelo)
 		cancel()
 	}
 	sess.keep = t.SymbolCount()
-	return sess
+	return sess, nil
+}
+
+// inbound reports whether the transaction is mail from outside that the
+// checks run on: not from a trusted network, not on a submission listener,
+// not from an authenticated user.
+func (ss *session) inbound() bool {
+	return !ss.txn.Trusted && ss.kind == kindMX && ss.txn.AuthUser == ""
 }
 
 // Mail handles MAIL FROM.
@@ -60,13 +80,27 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !validSender(from) {
 		return replyBadSender(t.ID)
 	}
+	if ss.kind != kindMX && t.AuthUser == "" {
+		return reply(530, smtp.EnhancedCode{5, 7, 0}, t.ID, "Authentication required")
+	}
+	if t.AuthUser != "" && !ownsSender(t.AuthUser, from) {
+		return reply(553, smtp.EnhancedCode{5, 7, 1}, t.ID, "Sender address not owned by the authenticated user")
+	}
+	if t.AuthUser == "" {
+		if name, retry := ss.limit(
+			limitRule{"messages_per_ip", ss.rates.MessagesPerIP, ipKey(t.ClientIP)},
+			limitRule{"messages_per_net", ss.rates.MessagesPerNet, netKey(t.ClientIP)},
+		); name != "" {
+			return replyRateLimited(t.ID, retry)
+		}
+	}
 	t.MailFrom = from
 	if opts != nil {
 		ss.mailOpts = *opts
 	}
 	ss.start = ss.srv.now()
 	ss.logged = false
-	if !t.Trusted {
+	if ss.inbound() {
 		ss.srv.pipeline.Run(ss.srv.ctx, t, filter.StageMail)
 	}
 	return nil
@@ -82,14 +116,10 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !ok {
 		return ss.refuseRcpt(to, replyBadRecipient(t.ID), "bad address syntax")
 	}
-	dom, served := ss.srv.cfg.Domains[domain]
-	if !served {
-		return ss.refuseRcpt(to, replyRelayDenied(t.ID), "domain not served")
-	}
 	rcpt := local + "@" + domain
-	route := policies.DeliverLocal
-	if dom.Deliver == policies.DeliverRelay {
-		route = dom.Relay
+	route, refusal := ss.routeOf(rcpt, domain)
+	if refusal != nil {
+		return ss.refuseRcpt(to, refusal, "route: "+refusal.Message)
 	}
 	if ss.route != "" && route != ss.route {
 		return ss.refuseRcpt(to, replyOtherRoute(t.ID), "other route")
@@ -100,11 +130,15 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 	}
 
+	if name, retry := ss.limit(limitRule{"rcpts_per_sender_domain", ss.rates.RcptsPerSenderDomain, senderDomainKey(t.MailFrom)}); name != "" && t.AuthUser == "" {
+		return ss.refuseRcpt(to, replyRateLimited(t.ID, retry), "rate limit "+name)
+	}
+
 	t.Rcpts = append(t.Rcpts, rcpt)
 	// A refused recipient takes its rcpt-stage symbols with it: they must
 	// not follow the message to the recipients that are accepted.
 	mark := t.SymbolCount()
-	if !t.Trusted {
+	if ss.inbound() {
 		ss.srv.pipeline.Run(ss.srv.ctx, t, filter.StageRcpt)
 		var grey greylist.Result
 		greylisted := false
@@ -133,7 +167,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 	}
 
-	if route != policies.DeliverLocal {
+	if route != policies.DeliverLocal && route != routeQueue {
 		err := ss.relayRcpt(route, rcpt)
 		if ss.down != nil {
 			ss.route = route // the downstream transaction is open on this route
@@ -180,13 +214,13 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	t.Msg = msg
 
-	if !t.Trusted { // a trusted client's mail is not checked: no symbols
+	if ss.inbound() { // trusted and authenticated mail is not checked: no symbols
 		ctx, cancel := context.WithCancel(ss.srv.ctx)
 		ss.srv.pipeline.Run(ctx, t, filter.StageData)
 		cancel()
 	}
 	v := ss.srv.policy.Load().Evaluate(t)
-	if b := ss.srv.bayes; b != nil && !t.Trusted {
+	if b := ss.srv.bayes; b != nil && ss.inbound() {
 		if _, _, err := b.AutoLearn(ss.srv.ctx, msg, v.Score, v.Symbols); err != nil {
 			ss.srv.log.Warn("bayes autolearn failed", "txn", t.ID, "err", err)
 		}
@@ -285,7 +319,7 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 			ss.srv.log.Error("DKIM signing failed; sending unsigned", "txn", t.ID, "err", err)
 		}
 	}
-	if a := ss.srv.auth; a != nil && !t.Trusted {
+	if a := ss.srv.auth; a != nil && ss.inbound() {
 		pre = append(pre, a.HeaderField(t)...)
 	}
 	pre = appendSpamHeaders(pre, v)
@@ -297,13 +331,15 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 			ss.srv.log.Error("no local store configured", "txn", t.ID)
 			return replyLocalError(t.ID)
 		}
-		for _, rcpt := range t.Rcpts {
-			if err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField)); err != nil {
-				ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "err", err)
-				return replyLocalError(t.ID)
-			}
+		return ss.deliverLocal(ctx, pre, msg, v)
+	}
+	if ss.route == routeQueue {
+		env := Envelope{ID: t.ID, From: t.MailFrom, Rcpts: t.Rcpts, Received: ss.srv.now(), Spam: v.Action == policies.Junk}
+		if _, err := ss.srv.queue.Enqueue(ctx, env, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField)); err != nil {
+			ss.srv.log.Error("enqueue failed", "txn", t.ID, "err", err)
+			return replyLocalError(t.ID)
 		}
-		return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
+		return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" queued")
 	}
 	if ss.down == nil {
 		return replyDownstreamDown(t.ID)
@@ -381,7 +417,11 @@ func (ss *session) logTxn(code string, v policies.Verdict) {
 		slog.String("reply", code),
 		slog.Duration("duration", ss.srv.now().Sub(ss.start)),
 		slog.String("timings", timingList(t.Timings())),
+		slog.String("user", t.AuthUser),
 	)
+	if code != "abandoned" {
+		ss.srv.metrics.Transaction(v.Action.String(), v.Symbols, t.Timings(), ss.srv.now().Sub(ss.start))
+	}
 }
 
 // Reset ends the current transaction (after DATA, RSET or a new EHLO).

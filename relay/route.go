@@ -1,0 +1,122 @@
+package relay
+
+import (
+	"context"
+	"errors"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/policies"
+	"github.com/moatmail/moat/store"
+)
+
+// routeQueue is the route of recipients whose mail goes into the durable
+// queue: relayed domains in mode: queue, and other domains for
+// authenticated users.
+const routeQueue = "queue"
+
+// routeOf decides where mail for rcpt (in domain) goes: "local", the
+// queue, or a downstream host:port relayed before-queue. A recipient that
+// must be refused gets the reply to refuse it with.
+func (ss *session) routeOf(rcpt, domain string) (string, *smtp.SMTPError) {
+	t := ss.txn
+	dom, served := ss.srv.cfg.Domains[domain]
+	if !served {
+		if t.AuthUser != "" && ss.srv.queue != nil {
+			return routeQueue, nil // authenticated users relay anywhere
+		}
+		return "", replyRelayDenied(t.ID)
+	}
+	if dom.Deliver != policies.DeliverRelay {
+		return policies.DeliverLocal, ss.checkLocalUser(rcpt)
+	}
+	route := dom.Relay
+	if ss.srv.queue != nil && dom.Mode != policies.ModeProxy {
+		route = routeQueue
+	}
+	if dom.VerifyRecipients && ss.srv.verifier != nil {
+		if r := ss.verify(rcpt); r != nil {
+			return "", r
+		}
+	}
+	return route, nil
+}
+
+// checkLocalUser refuses recipients the store does not know.
+func (ss *session) checkLocalUser(rcpt string) *smtp.SMTPError {
+	u := ss.srv.users
+	if u == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.CheckTimeout.D())
+	defer cancel()
+	ok, err := u.UserExists(ctx, rcpt)
+	switch {
+	case err != nil:
+		ss.srv.log.Error("user lookup failed", "txn", ss.txn.ID, "rcpt", rcpt, "err", err)
+		return replyLocalError(ss.txn.ID)
+	case !ok:
+		return reply(550, smtp.EnhancedCode{5, 1, 1}, ss.txn.ID, "No such user here")
+	}
+	return nil
+}
+
+// verify asks the downstream (cached) whether it takes rcpt.
+func (ss *session) verify(rcpt string) *smtp.SMTPError {
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.RelayTimeout.D())
+	defer cancel()
+	verdict, text, err := ss.srv.verifier.VerifyRecipient(ctx, rcpt)
+	switch {
+	case err == nil && verdict == RcptExists:
+		return nil
+	case err == nil && verdict == RcptUnknown:
+		ss.srv.log.Info("recipient unknown downstream", "txn", ss.txn.ID, "rcpt", rcpt, "reply", text)
+		return reply(550, smtp.EnhancedCode{5, 1, 1}, ss.txn.ID, "No such user here")
+	}
+	ss.srv.log.Warn("recipient verification failed", "txn", ss.txn.ID, "rcpt", rcpt, "reply", text, "err", err)
+	if ss.srv.cfg.Callout.OnError == policies.CalloutAccept {
+		return nil
+	}
+	return reply(451, smtp.EnhancedCode{4, 4, 3}, ss.txn.ID, "Cannot verify the recipient now, try again later")
+}
+
+// deliverLocal stores the message for every recipient. When some
+// recipients were delivered and a later one fails for good (over quota,
+// removed meanwhile), the message is not refused (that would duplicate it
+// for the others on retry): the failure is bounced through the queue when
+// there is one, else logged.
+func (ss *session) deliverLocal(ctx context.Context, pre []byte, msg *filter.Message, v policies.Verdict) error {
+	t := ss.txn
+	if ss.srv.local == nil {
+		ss.srv.log.Error("no local store configured", "txn", t.ID)
+		return replyLocalError(t.ID)
+	}
+	delivered := 0
+	for _, rcpt := range t.Rcpts {
+		err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField))
+		if err == nil {
+			delivered++
+			continue
+		}
+		r := localReply(t.ID, err)
+		ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "reply", replyCode(r), "err", err)
+		if delivered == 0 {
+			return r
+		}
+		ss.srv.log.Error("local delivery failed after other recipients got the message; not delivered to this one", "txn", t.ID, "rcpt", rcpt)
+	}
+	return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
+}
+
+// localReply maps a store error to the client's reply.
+func localReply(id string, err error) *smtp.SMTPError {
+	switch {
+	case errors.Is(err, store.ErrQuotaExceeded):
+		return reply(552, smtp.EnhancedCode{5, 2, 2}, id, "Mailbox full")
+	case errors.Is(err, store.ErrNoSuchUser):
+		return reply(550, smtp.EnhancedCode{5, 1, 1}, id, "No such user here")
+	}
+	return replyLocalError(id)
+}
+
