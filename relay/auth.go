@@ -85,7 +85,6 @@ type loginServer struct {
 	auth func(user, pass string) error
 	user string
 	step int
-	done bool
 }
 
 // Next implements sasl.Server.
