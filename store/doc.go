@@ -1,10 +1,16 @@
-// Package store is moat's built-in mail store: where mail accepted for a
-// domain with `deliver: local` ends up.
+// Package store is moat's built-in mail store: users, their mailboxes and
+// messages, where mail accepted for a domain with `deliver: local` ends up
+// and what store/imap and store/pop3 serve.
 //
-// Today it holds only Local, a minimal durable delivery into one Maildir++
-// per recipient (INBOX and Junk), so accepted mail is safely on disk before
-// moat answers 250. The IMAP/POP3 store issue grows this package into the
-// full store (users, mailboxes, messages, flags, served over IMAP and POP3
-// from store/imap and store/pop3) and replaces Local's internals; callers
-// keep using Deliver.
+// Store (store.go and friends; the contract is in api.go) keeps each
+// message in a file under Dir/msgs/XX/ and everything else in a bbolt
+// index at Dir/index.db. A delivery writes and fsyncs the file, fsyncs its
+// directory, then commits the index; commits of concurrent updates are
+// grouped so they share one fsync. A crash leaves at worst an orphan file,
+// which the next Open removes (see recover.go). Moves into and out of Junk
+// and the $Junk/$NotJunk keywords train the filter through Trainer, once
+// per change of a message's class.
+//
+// Local is the earlier minimal Maildir deliverer, kept until the wiring
+// switches to Store.
 package store

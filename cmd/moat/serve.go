@@ -75,10 +75,11 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	local, err := store.NewLocal(filepath.Join(cfg.DataDir, "mail"))
+	local, err := store.Open(ctx, store.Options{Dir: filepath.Join(cfg.DataDir, "store"), DefaultQuota: cfg.Store.Quota, Log: log})
 	if err != nil {
 		return err
 	}
+	defer local.Close()
 	tlsCfg, err := loadTLS(cfg)
 	if err != nil {
 		return err
