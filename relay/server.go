@@ -179,8 +179,10 @@ func NewServer(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// newSMTPServer returns the go-smtp server of one listener.
-func (s *Server) newSMTPServer(bl boundListener) *smtp.Server {
+// newSMTPServer returns the go-smtp server of one listener; l is the
+// listener as served (after wrapping), whose address decides whether
+// passwords may go in clear (loopback).
+func (s *Server) newSMTPServer(bl boundListener, l net.Listener) *smtp.Server {
 	cfg := s.cfg
 	srv := smtp.NewServer(backend{s: s, kind: bl.kind, opts: bl.opts})
 	srv.Domain = cfg.Hostname
@@ -193,7 +195,7 @@ func (s *Server) newSMTPServer(bl boundListener) *smtp.Server {
 	if bl.kind != kindSubmissions { // implicit TLS: the listener does it
 		srv.TLSConfig = s.tls
 	}
-	srv.AllowInsecureAuth = bl.opts.AllowPlaintext || isLoopbackListener(bl.Listener)
+	srv.AllowInsecureAuth = bl.opts.AllowPlaintext || isLoopbackListener(l)
 	srv.ErrorLog = slogErrorLog{s.log}
 	return srv
 }
@@ -294,7 +296,7 @@ func (s *Server) Serve() error {
 		if bl.kind == kindSubmissions {
 			l = tls.NewListener(l, s.tls)
 		}
-		srv := s.newSMTPServer(bl)
+		srv := s.newSMTPServer(bl, l)
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)
 		s.mu.Unlock()
