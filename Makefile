@@ -5,7 +5,8 @@
 #   make build      bin/moat, version from `git describe` when available
 #   make run        build, then `bin/moat serve` on the built-in defaults
 #                   (SMTP 127.0.0.1:2525, data in ./moat-data); ARGS="-c FILE"
-#   make test       go vet, unit tests, then the end-to-end tests
+#   make test       go vet, unit tests, the end-to-end tests, then the
+#                   systemd unit check (deploy/verify-unit.sh)
 #   make test-e2e   end-to-end tests only (E2EFLAGS=-v for every test's result)
 #   make bench      Go benchmarks, then the end-to-end load run (bench/load.sh)
 #   make fuzz       every fuzz target for FUZZTIME each (default 30s)
@@ -23,7 +24,7 @@ ARGS     ?=
 # release 2026.2.2; fetched through the Go module proxy).
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test test-unit test-e2e bench fuzz lint clean
+.PHONY: all build run test test-unit test-e2e test-deploy bench fuzz lint clean
 
 all: build
 
@@ -35,6 +36,12 @@ run: build
 
 test: test-unit
 	$(MAKE) test-e2e
+	$(MAKE) test-deploy
+
+# The systemd unit passes `systemd-analyze verify` (skipped without
+# systemd-analyze, unless CI is set).
+test-deploy: build
+	MOAT_BIN=$(CURDIR)/$(BIN) deploy/verify-unit.sh
 
 test-unit:
 	$(GO) vet ./...

@@ -121,61 +121,6 @@ func TestE2ELimits(t *testing.T) {
 	})
 }
 
-// TestE2ELocalDelivery sends to a deliver: local domain: the message lands
-// in data_dir/mail/<rcpt>/new with moat's headers, one copy per recipient,
-// and junk lands in .Junk/new.
-func TestE2ELocalDelivery(t *testing.T) {
-	t.Parallel()
-	requireTool(t, "python3", "python3")
-	// MISSING_MESSAGE_ID at 9 puts spam-00329 between junk (8) and reject (15).
-	p, cfg := newConfig(t, nil, "", "scores:\n  MISSING_MESSAGE_ID: 9\n")
-	m := startMoat(t, p, cfg)
-
-	res := m.smtplibSend(t,
-		sendTxn{From: "sender@client.e2e.test", Rcpts: []string{"alice@local.test", "Bob@Local.Test"}, File: filepath.Join("testdata", hamA)},
-		sendTxn{From: "sender@client.e2e.test", Rcpts: []string{"alice@local.test"}, File: filepath.Join("testdata", spam)},
-	)
-	for i, tx := range res.Transactions {
-		if tx.Data.code() != 250 || !strings.Contains(tx.Data.String(), " delivered") {
-			t.Errorf("transaction %d: end of data -> %q, want 250 … delivered", i, tx.Data)
-		}
-	}
-
-	mail := filepath.Join(p.DataDir, "mail")
-	tests := []struct {
-		name, dir, file, action string
-	}{
-		{"alice inbox", filepath.Join(mail, "alice@local.test", "new"), hamA, "accept"},
-		{"bob inbox, lower-cased", filepath.Join(mail, "bob@local.test", "new"), hamA, "accept"},
-		{"alice junk", filepath.Join(mail, "alice@local.test", ".Junk", "new"), spam, "junk"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			entries, err := os.ReadDir(tc.dir)
-			if err != nil {
-				t.Fatalf("%v (data_dir holds: %s)", err, listTree(mail))
-			}
-			if len(entries) != 1 {
-				t.Fatalf("%s has %d files, want 1", tc.dir, len(entries))
-			}
-			b, err := os.ReadFile(filepath.Join(tc.dir, entries[0].Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fields, body := splitMessage(b)
-			if len(fields) == 0 || !strings.EqualFold(fields[0].name, "Received") || !strings.Contains(fields[0].value, "by moat.e2e.test") {
-				t.Errorf("first field %+v, want moat's Received", fields[:min(1, len(fields))])
-			}
-			if action, _ := spamHeaders(t, fields); action != tc.action {
-				t.Errorf("X-Spam-Action = %q, want %s", action, tc.action)
-			}
-			if _, origBody := splitMessage(fixture(t, tc.file)); body != origBody {
-				t.Errorf("stored body differs from %s", tc.file)
-			}
-		})
-	}
-}
-
 // listTree lists the files under dir, for failure messages.
 func listTree(dir string) string {
 	var out []string

@@ -204,25 +204,40 @@ type cfgParams struct {
 	// Extra is more top-level YAML (at column 0), such as a dnsbl: or
 	// greylist: section.
 	Extra string
+	// IMAPPort and POP3Port, when not 0, serve the store on them.
+	IMAPPort, POP3Port int
+	// Listen, when set, replaces the listen: section (indented block).
+	Listen string
 }
 
 // configYAML renders a complete moat.yaml for the tests: relay.test relays
-// to the sink, down.test to a closed port, local.test is delivered locally.
+// to the sink before-queue, down.test to a closed port; queue.test and
+// qdown.test are the same through the durable queue; local.test is
+// delivered to the store.
 func configYAML(p cfgParams) string {
+	listen := p.Listen
+	if listen == "" {
+		listen = fmt.Sprintf("smtp: [\"127.0.0.1:%d\"]\nimap: [%s]\npop3: [%s]\n", p.Port, portList(p.IMAPPort), portList(p.POP3Port))
+	}
 	return fmt.Sprintf(`# moat e2e test configuration
 hostname: moat.e2e.test
 data_dir: %q
 listen:
-  smtp: ["127.0.0.1:%d"]
-  imap: []
-  pop3: []
-domains:
+%sdomains:
   relay.test:
     deliver: relay
     relay: %q
+    mode: proxy
   down.test:
     deliver: relay
     relay: "127.0.0.1:%d"
+    mode: proxy
+  queue.test:
+    deliver: relay
+    relay: %[3]q
+  qdown.test:
+    deliver: relay
+    relay: "127.0.0.1:%[4]d"
   local.test:
     deliver: local
 dns:
@@ -236,7 +251,15 @@ limits:
 %slog:
   level: info
   format: text
-%s%s`, p.DataDir, p.Port, p.Sink, p.DeadPort, dnsAddr, indent(p.Limits), policyBlock(p.Policy), extraBlock(p.Extra))
+%s%s`, p.DataDir, indent(listen), p.Sink, p.DeadPort, dnsAddr, indent(p.Limits), policyBlock(p.Policy), extraBlock(p.Extra))
+}
+
+// portList renders a loopback listener list with port, or none for 0.
+func portList(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%q", fmt.Sprintf("127.0.0.1:%d", port))
 }
 
 // policyBlock renders the policy: section; an empty one keeps the built-in

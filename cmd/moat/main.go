@@ -24,6 +24,11 @@ Usage:
   moat policy check [-c FILE]          validate the configuration (FILE:LINE: message)
   moat greylist list|allow|revoke|release [-c FILE] ...
                                        inspect and release greylisting entries
+  moat user add|passwd|del|list [-c FILE] [--quota BYTES] [ADDRESS]
+                                       manage the built-in store's users (password from a
+                                       prompt, or stdin when it is not a terminal)
+  moat queue list|show|retry|delete [-c FILE] [ID|all]
+                                       inspect and act on the relay queue
   moat dkim keygen [-c FILE] [--type rsa|ed25519] [--out FILE] DOMAIN SELECTOR
                                        write a DKIM signing key, print its DNS record
   moat train (--spam|--ham) [-c FILE] [--user NAME] PATH...
@@ -64,6 +69,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdPolicyCheck(args[2:], stdout, stderr)
 	case "greylist":
 		return cmdGreylist(ctx, args[1:], stdout, stderr)
+	case "user":
+		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
+	case "queue":
+		return cmdQueue(ctx, args[1:], stdout, stderr)
 	case "dkim":
 		return cmdDKIM(args[1:], stdout, stderr)
 	case "rules":

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/bayes"
 	"github.com/moatmail/moat/filter/state"
+	"github.com/moatmail/moat/metrics"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/relay"
 	"github.com/moatmail/moat/rules"
@@ -75,14 +80,14 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	local, err := store.Open(ctx, store.Options{Dir: filepath.Join(cfg.DataDir, "store"), DefaultQuota: cfg.Store.Quota, Log: log})
+	m := metrics.New()
+	certs, err := newTLS(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer local.Close()
-	tlsCfg, err := loadTLS(cfg)
-	if err != nil {
-		return err
+	var tlsCfg *tls.Config
+	if certs != nil {
+		tlsCfg = certs.Config()
 	}
 	st, err := state.Open(ctx, state.Options{
 		Redis: cfg.State.Redis, Prefix: cfg.State.Prefix, DataDir: cfg.DataDir,
@@ -105,6 +110,13 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		return err
 	}
 	defer dc.close()
+	res, err := resolverOf(cfg, dc, log)
+	if err != nil {
+		return err
+	}
+	if dc == nil {
+		defer res.Close()
+	}
 	signer, err := newSigner(cfg)
 	if err != nil {
 		return err
@@ -112,32 +124,87 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	dctx, stopDNS := context.WithCancel(ctx)
 	defer stopDNS()
 	dc.run(dctx)
-	srv, err := relay.NewServer(relay.Options{
+	m.RegisterDNS(res.Stats)
+
+	so := store.Options{Dir: filepath.Join(cfg.DataDir, "store"), DefaultQuota: cfg.Store.Quota, Log: log.With("component", "store")}
+	if bs != nil {
+		so.Trainer = bayesTrainer{b: bs, perUser: cfg.Bayes.PerUser, count: m, log: log}
+	}
+	mailStore, err := store.Open(ctx, so)
+	if err != nil {
+		return err
+	}
+	defer mailStore.Close()
+
+	out, err := newCourier(cfg, res, st, log)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	q, err := openQueue(ctx, cfg, localCourier{cfg: cfg, st: mailStore, out: out, count: m}, false, log)
+	if err != nil {
+		return err
+	}
+	m.RegisterQueue(queueSizes(q))
+	defer func() {
+		qctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := q.Close(qctx); err != nil {
+			log.Error("closing the queue", "err", err)
+		}
+	}()
+
+	lim := newLimiter(st)
+	guard := newAuthGuard(cfg, lim, log)
+	wrap, err := proxyWrapper(cfg, m, log)
+	if err != nil {
+		return err
+	}
+	ro := relay.Options{
 		Config:   cfg,
 		Pipeline: filter.NewPipeline(buildChecks(components{live: live, greylist: gl, dns: dc, rules: rulesCheck, bayes: bs}), cfg.Limits.CheckTimeout.D(), log),
 		Policy:   live,
-		Local:    local,
+		Local:    mailStore,
+		Users:    mailStore,
 		Greylist: gl,
 		Bayes:    bs,
 		Auth:     dc.authOf(),
 		Signer:   signer,
 		Log:      log,
 		TLS:      tlsCfg,
-	})
+		Limiter:  limiter{lim},
+		Queue:    enqueuer{q},
+		Verifier: verifier{out},
+		Metrics:  m,
+		Wrap:     wrap,
+	}
+	var lg loginGuard
+	if guard != nil {
+		ro.Guard, lg = guard, guard
+	}
+	srv, err := relay.NewServer(ro)
 	if err != nil {
 		return err
 	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	mail, err := startMailServers(cfg, mailStore, tlsCfg, lg, wrap, m, log)
+	if err != nil {
+		srv.Shutdown(ctx)
+		return err
+	}
 	ctl := control.NewServer(cfg.DataDir, log)
 	registerGreylist(ctl, gl)
 	registerBayes(ctl, bs)
+	registerUsers(ctl, mailStore)
+	registerQueue(ctl, q)
 	if bs != nil {
 		go maintainBayes(dctx, bs, log)
 	}
 	if err := ctl.Listen(ctx); err != nil {
 		srv.Shutdown(ctx)
+		mail.shutdown(ctx)
 		return err
 	}
 	go func() {
@@ -146,6 +213,28 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		}
 	}()
 	defer ctl.Shutdown(context.Background())
+
+	var stopping atomic.Bool
+	if cfg.Listen.Metrics != "" {
+		ml, err := net.Listen("tcp", cfg.Listen.Metrics)
+		if err != nil {
+			srv.Shutdown(ctx)
+			mail.shutdown(ctx)
+			return fmt.Errorf("listen metrics %s: %w", cfg.Listen.Metrics, err)
+		}
+		ready := func(ctx context.Context) error {
+			if stopping.Load() {
+				return errors.New("shutting down")
+			}
+			return nil // listeners are up; state failures fail open by design
+		}
+		go func() {
+			if err := metrics.Serve(dctx, ml, m.Handler(ready)); err != nil {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
+
 	source := cfg.File
 	if source == "" {
 		source = "built-in defaults"
@@ -158,11 +247,8 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if cfg.State.Redis != "" {
 		stateName = state.RedactURL(cfg.State.Redis)
 	}
-	log.Info("moat listening", "smtp", addrs, "config", source, "data_dir", cfg.DataDir, "hostname", cfg.Hostname,
-		"starttls", tlsCfg != nil, "state", stateName, "greylist", greylistMode(cfg))
-	if len(cfg.Listen.IMAP)+len(cfg.Listen.POP3) > 0 {
-		log.Info("IMAP and POP3 are not served by this version yet; local mail is stored as Maildir under data_dir/mail", "imap", cfg.Listen.IMAP, "pop3", cfg.Listen.POP3)
-	}
+	log.Info("moat listening", "smtp", addrs, "imap_pop3", mail.addrs(), "metrics", cfg.Listen.Metrics, "config", source, "data_dir", cfg.DataDir, "hostname", cfg.Hostname,
+		"tls", tlsCfg != nil, "state", stateName, "greylist", greylistMode(cfg))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
@@ -174,17 +260,31 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 		select {
 		case <-hup:
 			reload(cfg.File, live, rulesCheck, log)
+			if certs != nil {
+				if err := certs.Reload(); err != nil {
+					log.Error("reload: keeping the running certificate", "err", err)
+				} else {
+					log.Info("certificate reloaded")
+				}
+			}
 		case err := <-errc:
+			mail.shutdown(context.Background())
 			return err
 		case <-ctx.Done():
+			stopping.Store(true)
 			log.Info("shutting down", "grace", shutdownGrace)
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); mail.shutdown(sctx) }()
+			err := srv.Shutdown(sctx)
+			wg.Wait()
+			if err != nil {
 				return fmt.Errorf("shutdown: %w", err)
 			}
 			<-errc
-			log.Info("stopped")
+			log.Info("stopped: listeners closed; the queue and the store are flushed on exit")
 			return nil
 		}
 	}
@@ -220,19 +320,6 @@ func reload(path string, live *policies.Live, rc *rules.Check, log *slog.Logger)
 	live.Store(pol)
 	rc.Swap(rs)
 	log.Info("policy reloaded", "file", path, "rules", len(rs.Rules()))
-}
-
-// loadTLS returns the STARTTLS configuration, or nil when no certificate is
-// configured.
-func loadTLS(cfg *policies.Config) (*tls.Config, error) {
-	if cfg.TLS.Cert == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func greylistMode(cfg *policies.Config) string {

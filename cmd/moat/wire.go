@@ -214,3 +214,18 @@ func newLogger(cfg *policies.Config, w io.Writer) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("log.format: unknown format %q", cfg.Log.Format)
 }
+
+// resolverOf returns the DNS checks' resolver, or a new one when every DNS
+// check is off (the courier still looks up MX records).
+func resolverOf(cfg *policies.Config, d *dnsChecks, log *slog.Logger) (*dnsx.Resolver, error) {
+	if d != nil {
+		return d.res, nil
+	}
+	rc := cfg.DNS.ResolverConfig()
+	rc.Log = log
+	res, err := dnsx.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return res, nil
+}
