@@ -29,6 +29,8 @@
 #                   case; 0: the full 3000)
 #       MIN_TTL     dns.min_ttl for moat (default 0s: the harness's TTL-0
 #                   records are looked up for every message)
+#       MODE        example.com's route mode: queue (default; durable queue
+#                   with fsync) or proxy (before-queue relay)
 #       SKIP_HARAKA=1  skip step 5; REQUIRE=1  fail (instead of skipping)
 #                   when smtp-source/smtp-sink or $SHARED are missing
 set -euo pipefail
@@ -84,6 +86,9 @@ domains:
   example.com:
     deliver: relay
     relay: "127.0.0.1:$2"
+    # queue: 250 once the message is fsync'd in the durable queue, then
+    # delivered to the sink; proxy: relayed inside the client's transaction.
+    mode: ${MODE:-queue}
 dns:
   # the loopback-only dnsmasq of ../shared/bench (never the system
   # resolver): every DNS check asks it, as the peers do. It serves its
