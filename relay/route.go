@@ -119,4 +119,3 @@ func localReply(id string, err error) *smtp.SMTPError {
 	}
 	return replyLocalError(id)
 }
-

@@ -183,4 +183,3 @@ func queueSizes(q *queue.Queue) func() map[string]int {
 		return map[string]int{"active": s.Counts.Active, "deferred": s.Counts.Deferred, "bouncing": s.Counts.Bouncing}
 	}
 }
-
