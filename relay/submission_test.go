@@ -1,0 +1,130 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/policies"
+	"github.com/moatmail/moat/store"
+)
+
+// publicAddrListener reports a non-loopback address, as a listener on a
+// public interface would; the traffic stays on 127.0.0.1.
+type publicAddrListener struct{ net.Listener }
+
+func (publicAddrListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 587}
+}
+
+// memQueue records what the front end enqueues.
+type memQueue struct{ envs []Envelope }
+
+func (q *memQueue) Enqueue(_ context.Context, env Envelope, msg io.Reader) (string, error) {
+	if _, err := io.Copy(io.Discard, msg); err != nil {
+		return "", err
+	}
+	q.envs = append(q.envs, env)
+	return env.ID, nil
+}
+
+// startSubmission runs a server with one submission listener that looks
+// public, the store's users and a queue; it returns the listener address.
+func startSubmission(t *testing.T) (string, *memQueue) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddUser(ctx, "alice@local.test", "alice-secret"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := policies.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Hostname = "mx.moat.test"
+	cfg.Listen.SMTP = nil
+	cfg.Listen.Submission = policies.Listeners("127.0.0.1:0")
+	cfg.Domains = map[string]policies.Domain{"local.test": {Deliver: policies.DeliverLocal}}
+	pol, err := policies.NewPolicy(cfg.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srvTLS := selfSigned(t)
+	q := &memQueue{}
+	srv, err := NewServer(Options{
+		Config: cfg, Pipeline: filter.NewPipeline(nil, time.Second, log), Policy: policies.NewLive(pol),
+		Local: st, Users: st, Queue: q, Log: log, TLS: srvTLS,
+		Wrap: func(l net.Listener, _ policies.Listener) (net.Listener, error) { return publicAddrListener{l}, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+	})
+	return srv.Addrs()[0].String(), q
+}
+
+func plain(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+}
+
+// TestSubmissionAuth: on a submission listener with a public address, AUTH
+// is neither offered nor accepted before STARTTLS, MAIL needs AUTH, a
+// wrong password is refused, and an authenticated user may send from their
+// own address only, to any domain (through the queue).
+func TestSubmissionAuth(t *testing.T) {
+	addr, q := startSubmission(t)
+
+	d := dial(t, addr)
+	d.greet()
+	if ehlo := d.ehlo(); strings.Contains(ehlo, "AUTH") {
+		t.Errorf("AUTH offered before TLS on a public listener:\n%s", ehlo)
+	}
+	d.cmd("AUTH PLAIN "+plain("alice@local.test", "alice-secret"), "523 5.7.10")
+	d.cmd("MAIL FROM:<alice@local.test>", "530 5.7.0")
+
+	d.cmd("STARTTLS", "220")
+	tc := tls.Client(d.c, &tls.Config{InsecureSkipVerify: true, ServerName: "mx.moat.test"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	d = &dialog{t: t, c: tc, br: bufio.NewReader(tc)}
+	if ehlo := d.ehlo(); !strings.Contains(ehlo, "AUTH PLAIN LOGIN") {
+		t.Errorf("AUTH not offered after STARTTLS:\n%s", ehlo)
+	}
+	d.cmd("MAIL FROM:<alice@local.test>", "530 5.7.0")
+	d.cmd("AUTH PLAIN "+plain("alice@local.test", "wrong"), "535 5.7.8")
+	d.cmd("AUTH PLAIN "+plain("alice@local.test", "alice-secret"), "235")
+	d.cmd("MAIL FROM:<bob@local.test>", "553 5.7.1")
+	d.cmd("MAIL FROM:<alice+lists@local.test>", "250")
+	d.cmd("RCPT TO:<someone@foreign.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: hi\r\nFrom: alice@local.test\r\n\r\nhello\r\n.\r\n")
+	if r := d.expect("250"); !strings.Contains(r, "queued") {
+		t.Errorf("end of data: %q, want 250 … queued", r)
+	}
+	if len(q.envs) != 1 || q.envs[0].Rcpts[0] != "someone@foreign.example" || q.envs[0].From != "alice+lists@local.test" {
+		t.Errorf("queued %+v, want one message from alice+lists to someone@foreign.example", q.envs)
+	}
+}
