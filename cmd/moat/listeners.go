@@ -97,7 +97,7 @@ type loginGuard interface {
 func startMailServers(cfg *policies.Config, st *store.Store, tlsCfg *tls.Config, guard loginGuard, wrap func(net.Listener, policies.Listener) (net.Listener, error), m *metrics.Metrics, log *slog.Logger) (*mailServers, error) {
 	ms := &mailServers{log: log}
 	io := imap.Options{Store: st, TLS: tlsCfg, Log: log.With("proto", "imap"), Hostname: cfg.Hostname}
-	po := pop3.Options{Backend: st, TLS: tlsCfg, Log: log.With("proto", "pop3"), Hostname: cfg.Hostname}
+	po := pop3.Options{Backend: st, TLS: tlsCfg, Log: log, Hostname: cfg.Hostname}
 	if guard != nil {
 		io.Guard, po.Guard = guard, guard
 	}

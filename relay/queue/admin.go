@@ -192,7 +192,8 @@ func (q *Queue) Show(ctx context.Context, id string) (Detail, error) {
 }
 
 // Retry makes the message id (or, with id "all", every waiting message)
-// due now, and returns how many messages it made due.
+// due now, and returns how many messages it made due. It also forgets
+// which routes were marked down, so the retry really connects.
 func (q *Queue) Retry(ctx context.Context, id string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("queue: retry: %w", err)
@@ -203,6 +204,7 @@ func (q *Queue) Retry(ctx context.Context, id string) (int, error) {
 	now := q.now()
 	n := 0
 	q.mu.Lock()
+	clear(q.down)
 	retry := func(m *message) {
 		for i := range m.d.Rcpts {
 			if r := &m.d.Rcpts[i]; r.State == Pending && r.Next.After(now) {
