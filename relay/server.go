@@ -195,7 +195,7 @@ func (s *Server) newSMTPServer(bl boundListener, l net.Listener) *smtp.Server {
 	if bl.kind != kindSubmissions { // implicit TLS: the listener does it
 		srv.TLSConfig = s.tls
 	}
-	srv.AllowInsecureAuth = bl.opts.AllowPlaintext || isLoopbackListener(l)
+	srv.AllowInsecureAuth = bl.opts.AllowPlaintext || (!bl.opts.ProxyProtocol && isLoopbackListener(l))
 	srv.ErrorLog = slogErrorLog{s.log}
 	return srv
 }

@@ -40,7 +40,8 @@ func newTLS(cfg *policies.Config, log *slog.Logger) (*tlsconf.Reloader, error) {
 }
 
 // proxyWrapper returns the listener wrapper that speaks the PROXY protocol
-// on listeners with proxy_protocol: true.
+// on listeners with proxy_protocol: true. Refusals are counted under the
+// label "proxy".
 func proxyWrapper(cfg *policies.Config, m *metrics.Metrics, log *slog.Logger) (func(net.Listener, policies.Listener) (net.Listener, error), error) {
 	var trusted []netip.Prefix
 	for _, s := range cfg.Proxy.Trusted {
@@ -58,7 +59,7 @@ func proxyWrapper(cfg *policies.Config, m *metrics.Metrics, log *slog.Logger) (f
 			Trusted: trusted,
 			Log:     log,
 			OnRefuse: func(reason string, _ net.Addr) {
-				m.ConnRefused(lo.Address, reason)
+				m.ConnRefused("proxy", reason)
 			},
 		}), nil
 	}, nil
