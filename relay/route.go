@@ -82,30 +82,46 @@ func (ss *session) verify(rcpt string) *smtp.SMTPError {
 }
 
 // deliverLocal stores the message for every recipient. When some
-// recipients were delivered and a later one fails for good (over quota,
-// removed meanwhile), the message is not refused (that would duplicate it
-// for the others on retry): the failure is bounced through the queue when
-// there is one, else logged.
+// recipients got the message and a later one fails (over quota, removed
+// meanwhile, a store error), refusing the message would duplicate it for
+// the others on the client's retry: the failed recipients go into the
+// queue instead, which retries the store and bounces what fails for good.
 func (ss *session) deliverLocal(ctx context.Context, pre []byte, msg *filter.Message, v policies.Verdict) error {
 	t := ss.txn
 	if ss.srv.local == nil {
 		ss.srv.log.Error("no local store configured", "txn", t.ID)
 		return replyLocalError(t.ID)
 	}
-	delivered := 0
+	junk := v.Action == policies.Junk
+	var failed []string
+	var first *smtp.SMTPError
 	for _, rcpt := range t.Rcpts {
-		err := ss.srv.local.Deliver(ctx, rcpt, v.Action == policies.Junk, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField))
+		err := ss.srv.local.Deliver(ctx, rcpt, junk, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField))
 		if err == nil {
-			delivered++
 			continue
 		}
 		r := localReply(t.ID, err)
 		ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "reply", replyCode(r), "err", err)
-		if delivered == 0 {
-			return r
+		if first == nil {
+			first = r
 		}
-		ss.srv.log.Error("local delivery failed after other recipients got the message; not delivered to this one", "txn", t.ID, "rcpt", rcpt)
+		failed = append(failed, rcpt)
 	}
+	switch {
+	case len(failed) == 0:
+		return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
+	case len(failed) == len(t.Rcpts):
+		return first
+	case ss.srv.queue == nil:
+		ss.srv.log.Error("local delivery failed after other recipients got the message, and there is no queue to retry it", "txn", t.ID, "rcpts", failed)
+		return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
+	}
+	env := Envelope{ID: t.ID, From: t.MailFrom, Rcpts: failed, Received: ss.srv.now(), Spam: junk}
+	if _, err := ss.srv.queue.Enqueue(ctx, env, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField)); err != nil {
+		ss.srv.log.Error("queueing the recipients local delivery failed for", "txn", t.ID, "rcpts", failed, "err", err)
+		return replyLocalError(t.ID) // nothing acknowledged: the client retries, the delivered ones get a duplicate
+	}
+	ss.srv.log.Warn("local delivery failed for some recipients; queued for retry or bounce", "txn", t.ID, "rcpts", failed)
 	return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
 }
 

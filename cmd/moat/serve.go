@@ -21,6 +21,7 @@ import (
 	"github.com/moatmail/moat/control"
 	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/bayes"
+	"github.com/moatmail/moat/filter/dnsbl"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/metrics"
 	"github.com/moatmail/moat/policies"
@@ -125,6 +126,16 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	defer stopDNS()
 	dc.run(dctx)
 	m.RegisterDNS(res.Stats)
+	if dc != nil {
+		var health []func() []dnsbl.ZoneHealth
+		if dc.ip != nil {
+			health = append(health, dc.ip.Health)
+		}
+		if dc.uri != nil {
+			health = append(health, dc.uri.Health)
+		}
+		m.RegisterDNSBL(health...)
+	}
 
 	so := store.Options{Dir: filepath.Join(cfg.DataDir, "store"), DefaultQuota: cfg.Store.Quota, Log: log.With("component", "store")}
 	if bs != nil {

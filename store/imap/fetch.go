@@ -15,6 +15,8 @@ import (
 
 // Fetch implements imapserver.Session.
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view
 	if v == nil {
 		return errNoMailbox

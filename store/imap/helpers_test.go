@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -76,6 +77,8 @@ type envOptions struct {
 	wrap func(net.Listener) net.Listener
 	// cacheBytes is Options.CacheBytes.
 	cacheBytes int64
+	// log is Options.Log.
+	log *slog.Logger
 }
 
 func newEnv(t testing.TB, eo envOptions) *env {
@@ -94,7 +97,7 @@ func newEnv(t testing.TB, eo envOptions) *env {
 	}
 	serverTLS, clientTLS := selfSigned(t)
 	e := &env{st: st, trainer: tr, tls: serverTLS, client: clientTLS}
-	e.srv = NewServer(Options{Store: st, TLS: serverTLS, Guard: eo.guard, Hostname: "mx.example.test", CacheBytes: eo.cacheBytes})
+	e.srv = NewServer(Options{Store: st, TLS: serverTLS, Guard: eo.guard, Hostname: "mx.example.test", CacheBytes: eo.cacheBytes, Log: eo.log})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

@@ -22,6 +22,8 @@ type listEntry struct {
 // List implements imapserver.Session (LIST, LSUB, LIST-EXTENDED,
 // LIST-STATUS, SPECIAL-USE).
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(patterns) == 0 {
 		// LIST "" "": the hierarchy delimiter.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})

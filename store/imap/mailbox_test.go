@@ -1,7 +1,12 @@
 package imap
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -191,4 +196,56 @@ func TestStatus(t *testing.T) {
 	if err != nil || len(l) != 1 || l[0].Status == nil || *l[0].Status.NumMessages != 2 {
 		t.Errorf("LIST RETURN (STATUS (MESSAGES)) = %+v, %v", l, err)
 	}
+}
+
+func TestQuota(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if err := e.st.SetQuota(context.Background(), alice, 100); err != nil {
+		t.Fatal(err)
+	}
+	c := e.login(t, alice, nil)
+	raw := simpleMessage("big", strings.Repeat("x", 200))
+	cmd := c.Append("INBOX", int64(len(raw)), nil)
+	_, _ = cmd.Write(raw)
+	_ = cmd.Close()
+	if _, err := cmd.Wait(); imapCode(err) != imap.ResponseCodeOverQuota {
+		t.Errorf("APPEND over quota: %v, want NO [OVERQUOTA]", err)
+	}
+}
+
+func TestInternalErrorsAreGeneric(t *testing.T) {
+	logged := &syncBuffer{}
+	e := newEnv(t, envOptions{log: slog.New(slog.NewTextHandler(logged, nil))})
+	c := e.login(t, alice, nil)
+	if err := e.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if imapCode(err) != imap.ResponseCodeUnavailable {
+		t.Fatalf("STATUS on a closed store: %v, want NO [UNAVAILABLE]", err)
+	}
+	if strings.Contains(err.Error(), "store") {
+		t.Errorf("the client was told the detail: %v", err)
+	}
+	if !strings.Contains(logged.String(), "cmd=STATUS") || !strings.Contains(logged.String(), "user="+alice) {
+		t.Errorf("log lacks the detail:\n%s", logged.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

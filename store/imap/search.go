@@ -19,6 +19,8 @@ import (
 
 // Search implements imapserver.Session.
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view
 	if v == nil {
 		return nil, errNoMailbox

@@ -71,6 +71,7 @@ type listenerState struct {
 	l               net.Listener
 	plain, secure   *imapserver.Server
 	plainL, secureL *chanListener
+	done            chan struct{} // closed when Serve has returned
 }
 
 // NewServer returns a Server; call Serve for each listener.
@@ -182,6 +183,7 @@ func (s *Server) Serve(l net.Listener, lo ListenerOptions) error {
 		secure:  s.newIMAPServer(false),
 		plainL:  newChanListener(l.Addr()),
 		secureL: newChanListener(l.Addr()),
+		done:    make(chan struct{}),
 	}
 
 	s.mu.Lock()
@@ -202,6 +204,7 @@ func (s *Server) Serve(l net.Listener, lo ListenerOptions) error {
 		_ = ls.plainL.Close()
 		_ = ls.secureL.Close()
 		wg.Wait()
+		close(ls.done)
 	}()
 
 	s.log.Info("imap: listening", "addr", l.Addr().String(), "implicit_tls", lo.ImplicitTLS, "allow_plaintext", lo.AllowPlaintext)
@@ -292,7 +295,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	for _, ls := range listeners {
-		// Close also closes the connections that never got a session.
+		// Once Serve has returned (it does as soon as its listener is
+		// closed), Close cannot race with imapserver's Serve; it closes
+		// the connections left, including those that never got a session.
+		<-ls.done
 		_ = ls.plain.Close()
 		_ = ls.secure.Close()
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -17,13 +18,16 @@ import (
 const delim = '/'
 
 // session is one IMAP connection. imapserver calls its methods one at a
-// time (Idle runs alone while the connection waits for DONE), so it needs
-// no lock of its own.
+// time, except that when reading DONE fails it may go on (and call Close)
+// before Idle has returned; mu keeps the methods apart all the same.
 type session struct {
 	srv  *Server
 	conn *imapserver.Conn
 	ip   netip.Addr
-	log  *slog.Logger
+
+	mu     sync.Mutex
+	log    *slog.Logger
+	closed bool
 
 	user    string        // "" until logged in
 	watcher store.Watcher // the user's changes, from login on
@@ -40,7 +44,10 @@ func (s *session) st() *store.Store     { return s.srv.o.Store }
 
 // Close implements imapserver.Session.
 func (s *session) Close() error {
+	s.mu.Lock()
+	s.closed = true
 	s.logout()
+	s.mu.Unlock()
 	s.srv.endSession(s)
 	return nil
 }
@@ -56,6 +63,8 @@ func (s *session) logout() {
 
 // Login implements imapserver.Session (LOGIN and AUTHENTICATE PLAIN).
 func (s *session) Login(username, password string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	user := strings.ToLower(strings.TrimSpace(username))
 	ctx := s.ctx()
 	if g := s.srv.o.Guard; g != nil {
@@ -86,6 +95,8 @@ func (s *session) Login(username, password string) error {
 
 // Unauthenticate implements imapserver.SessionUnauthenticate.
 func (s *session) Unauthenticate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.logout()
 	s.log = s.srv.log.With("remote", s.conn.NetConn().RemoteAddr().String())
 	return nil
@@ -123,26 +134,36 @@ func canonPattern(p string) string {
 
 // Create implements imapserver.Session.
 func (s *session) Create(name string, _ *imap.CreateOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.storeError("CREATE", onMailbox, s.st().CreateMailbox(s.ctx(), s.user, canonName(name)))
 }
 
 // Delete implements imapserver.Session.
 func (s *session) Delete(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.storeError("DELETE", onMailbox, s.st().DeleteMailbox(s.ctx(), s.user, canonName(name)))
 }
 
 // Rename implements imapserver.Session.
 func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.storeError("RENAME", onMailbox, s.st().RenameMailbox(s.ctx(), s.user, canonName(oldName), canonName(newName)))
 }
 
 // Subscribe implements imapserver.Session.
 func (s *session) Subscribe(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.storeError("SUBSCRIBE", onMailbox, s.st().Subscribe(s.ctx(), s.user, canonName(name), true))
 }
 
 // Unsubscribe implements imapserver.Session.
 func (s *session) Unsubscribe(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.storeError("UNSUBSCRIBE", onMailbox, s.st().Subscribe(s.ctx(), s.user, canonName(name), false))
 }
 
@@ -165,6 +186,8 @@ func specialUse(role string) imap.MailboxAttr {
 
 // Status implements imapserver.Session.
 func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	info, err := s.st().Mailbox(s.ctx(), s.user, canonName(name))
 	if err != nil {
 		return nil, s.storeError("STATUS", onMailbox, err)
@@ -214,6 +237,8 @@ func (s *session) statusData(info store.MailboxInfo, options *imap.StatusOptions
 
 // Append implements imapserver.Session.
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	name = canonName(name)
 	uid, validity, err := s.st().Append(s.ctx(), s.user, name, storeFlags(options.Flags), options.Time, r)
 	if err != nil {
@@ -228,6 +253,8 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 // Poll implements imapserver.Session: it reports what changed in the
 // selected mailbox since the last command.
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.drainChanges()
 	if s.view == nil {
 		return nil
@@ -238,6 +265,11 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 // Idle implements imapserver.Session: it reports changes as the store
 // announces them until stop is closed.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	if s.view != nil {
 		s.drainChanges()
 		if err := s.sync(w, true); err != nil {

@@ -13,6 +13,8 @@ import (
 // Store implements imapserver.Session (STORE and UID STORE). Training on
 // $Junk/$NotJunk is the store's business.
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view
 	if v == nil {
 		return errNoMailbox
@@ -61,6 +63,8 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 
 // Copy implements imapserver.Session (COPY and UID COPY).
 func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view
 	if v == nil {
 		return nil, errNoMailbox
@@ -85,6 +89,8 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 
 // Move implements imapserver.SessionMove (MOVE and UID MOVE).
 func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view
 	if v == nil {
 		return errNoMailbox
@@ -117,6 +123,8 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 // Expunge implements imapserver.Session (EXPUNGE, UID EXPUNGE, and the
 // silent expunge of CLOSE).
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view
 	if v == nil {
 		return errNoMailbox

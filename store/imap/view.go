@@ -42,6 +42,8 @@ type expungeWriter interface {
 
 // Select implements imapserver.Session (SELECT and EXAMINE).
 func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.view = nil
 	// Changes announced before the snapshot are in it.
 	s.drainChanges()
@@ -82,6 +84,8 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 // Unselect implements imapserver.Session (CLOSE after its expunge, and
 // UNSELECT).
 func (s *session) Unselect() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.view = nil
 	return nil
 }
