@@ -128,3 +128,78 @@ func TestSubmissionAuth(t *testing.T) {
 		t.Errorf("queued %+v, want one message from alice+lists to someone@foreign.example", q.envs)
 	}
 }
+
+// TestLocalPartialFailureQueued: when one local recipient cannot take the
+// message (over quota) after another got it, the message is acknowledged
+// and the failed recipient goes into the queue (which retries or bounces),
+// so nobody gets a duplicate and nothing is dropped.
+func TestLocalPartialFailureQueued(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, u := range []string{"alice@local.test", "bob@local.test"} {
+		if err := st.AddUser(ctx, u, "secret-secret"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetQuota(ctx, "bob@local.test", 10); err != nil {
+		t.Fatal(err)
+	}
+	cfg := policies.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Hostname = "mx.moat.test"
+	cfg.Listen.SMTP = policies.Listeners("127.0.0.1:0")
+	cfg.Domains = map[string]policies.Domain{"local.test": {Deliver: policies.DeliverLocal}}
+	pol, err := policies.NewPolicy(cfg.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	q := &memQueue{}
+	srv, err := NewServer(Options{Config: cfg, Pipeline: filter.NewPipeline(nil, time.Second, log), Policy: policies.NewLive(pol), Local: st, Users: st, Queue: q, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+	})
+
+	d := dial(t, srv.Addrs()[0].String())
+	d.greet()
+	d.ehlo()
+	d.cmd("MAIL FROM:<sender@example.org>", "250")
+	d.cmd("RCPT TO:<alice@local.test>", "250")
+	d.cmd("RCPT TO:<bob@local.test>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: hi\r\nFrom: sender@example.org\r\n\r\nhello, a body longer than ten bytes\r\n.\r\n")
+	if r := d.expect("250"); !strings.Contains(r, "delivered") {
+		t.Errorf("end of data: %q, want 250 … delivered", r)
+	}
+	if _, msgs, err := st.List(ctx, "alice@local.test", store.Inbox); err != nil || len(msgs) != 1 {
+		t.Errorf("alice's INBOX: %d messages (%v), want 1", len(msgs), err)
+	}
+	if len(q.envs) != 1 || len(q.envs[0].Rcpts) != 1 || q.envs[0].Rcpts[0] != "bob@local.test" || q.envs[0].From != "sender@example.org" {
+		t.Errorf("queued %+v, want bob@local.test alone from sender@example.org", q.envs)
+	}
+
+	// Every recipient failing is the client's failure: 552, nothing queued.
+	d.cmd("MAIL FROM:<sender@example.org>", "250")
+	d.cmd("RCPT TO:<bob@local.test>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: again\r\n\r\nanother body over the quota\r\n.\r\n")
+	d.expect("552 5.2.2")
+	if len(q.envs) != 1 {
+		t.Errorf("queued %d envelopes after a whole refusal, want still 1", len(q.envs))
+	}
+}
