@@ -47,20 +47,12 @@ func greylistAdmin(ctx context.Context, gl *greylist.Greylist, op string, req gr
 
 // registerGreylist serves the greylist commands on the control socket.
 func registerGreylist(ctl *control.Server, gl *greylist.Greylist) {
-	for _, op := range []string{"list", "allow", "revoke", "release"} {
-		ctl.Handle("greylist."+op, func(ctx context.Context, raw json.RawMessage) (any, error) {
-			if gl == nil {
-				return nil, errors.New("greylisting is off in the running server (greylist.enabled: false)")
-			}
-			var req greylistReq
-			if len(raw) > 0 {
-				if err := json.Unmarshal(raw, &req); err != nil {
-					return nil, err
-				}
-			}
-			return greylistAdmin(ctx, gl, op, req)
-		})
-	}
+	handleOps(ctl, "greylist", []string{"list", "allow", "revoke", "release"}, func(ctx context.Context, op string, req greylistReq) (any, error) {
+		if gl == nil {
+			return nil, errors.New("greylisting is off in the running server (greylist.enabled: false)")
+		}
+		return greylistAdmin(ctx, gl, op, req)
+	})
 }
 
 const greylistUsage = `usage:

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -50,17 +49,9 @@ func queueAdmin(ctx context.Context, q *queue.Queue, op string, req queueReq) (a
 
 // registerQueue serves the queue commands on the control socket.
 func registerQueue(ctl *control.Server, q *queue.Queue) {
-	for _, op := range []string{"list", "show", "retry", "delete"} {
-		ctl.Handle("queue."+op, func(ctx context.Context, raw json.RawMessage) (any, error) {
-			var req queueReq
-			if len(raw) > 0 {
-				if err := json.Unmarshal(raw, &req); err != nil {
-					return nil, err
-				}
-			}
-			return queueAdmin(ctx, q, op, req)
-		})
-	}
+	handleOps(ctl, "queue", []string{"list", "show", "retry", "delete"}, func(ctx context.Context, op string, req queueReq) (any, error) {
+		return queueAdmin(ctx, q, op, req)
+	})
 }
 
 const queueUsage = `usage:
@@ -108,11 +99,9 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	var res json.RawMessage
-	err = control.NewClient(cfg.DataDir).Call(ctx, "queue."+op, req, &res)
-	if errors.Is(err, control.ErrNotRunning) {
-		res, err = queueDirect(ctx, cfg, op, req)
-	}
+	res, err := callOrDirect(ctx, cfg.DataDir, "queue."+op, req, func() (json.RawMessage, error) {
+		return queueDirect(ctx, cfg, op, req)
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "moat queue:", err)
 		return 1

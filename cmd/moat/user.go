@@ -65,17 +65,9 @@ func userAdmin(ctx context.Context, st *store.Store, op string, req userReq) (an
 
 // registerUsers serves the user commands on the control socket.
 func registerUsers(ctl *control.Server, st *store.Store) {
-	for _, op := range []string{"add", "passwd", "del", "list"} {
-		ctl.Handle("user."+op, func(ctx context.Context, raw json.RawMessage) (any, error) {
-			var req userReq
-			if len(raw) > 0 {
-				if err := json.Unmarshal(raw, &req); err != nil {
-					return nil, err
-				}
-			}
-			return userAdmin(ctx, st, op, req)
-		})
-	}
+	handleOps(ctl, "user", []string{"add", "passwd", "del", "list"}, func(ctx context.Context, op string, req userReq) (any, error) {
+		return userAdmin(ctx, st, op, req)
+	})
 }
 
 const userUsage = `usage:
@@ -138,11 +130,9 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	var res json.RawMessage
-	err = control.NewClient(cfg.DataDir).Call(ctx, "user."+op, req, &res)
-	if errors.Is(err, control.ErrNotRunning) {
-		res, err = userDirect(ctx, cfg, op, req)
-	}
+	res, err := callOrDirect(ctx, cfg.DataDir, "user."+op, req, func() (json.RawMessage, error) {
+		return userDirect(ctx, cfg, op, req)
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "moat user:", err)
 		return 1
