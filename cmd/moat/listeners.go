@@ -100,7 +100,7 @@ func startMailServers(cfg *policies.Config, st *store.Store, tlsCfg *tls.Config,
 	io := imap.Options{Store: st, TLS: tlsCfg, Log: log.With("proto", "imap"), Hostname: cfg.Hostname}
 	po := pop3.Options{Backend: st, TLS: tlsCfg, Log: log, Hostname: cfg.Hostname}
 	if guard != nil {
-		io.Guard, po.Guard = guard, guard
+		io.Guard, po.Guard = countingGuard{guard, "imap", m}, countingGuard{guard, "pop3", m}
 	}
 	ms.imap, ms.pop3 = imap.NewServer(io), pop3.NewServer(po)
 	type group struct {
@@ -206,4 +206,16 @@ func (c *countedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.done)
 	return err
+}
+
+// countingGuard counts the failed logins of one protocol.
+type countingGuard struct {
+	loginGuard
+	proto string
+	m     *metrics.Metrics
+}
+
+func (g countingGuard) Failed(ctx context.Context, ip netip.Addr, user string) {
+	g.m.LoginFailed(g.proto)
+	g.loginGuard.Failed(ctx, ip, user)
 }
