@@ -221,7 +221,7 @@ func (q *Queue) run(j *job) {
 		}
 		q.log.Log(context.Background(), level, msg, "id", m.id, "rcpt", j.rcpts[k], "route", j.route,
 			"state", r.State.String(), "attempts", r.Attempts, "reply", replyText(r), "expired", r.Expired,
-			"spam", m.d.Spam)
+			"spam", m.d.Spam, "delay", now.Sub(m.d.Received).Round(time.Millisecond))
 	}
 	if !deleted {
 		if err := q.writeStatus(m.id, st); err != nil {
