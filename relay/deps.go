@@ -41,6 +41,16 @@ type Envelope struct {
 	// Spam is set for mail judged junk: it is delivered but never
 	// bounced.
 	Spam bool
+	// Ret and EnvID are the client's RET and ENVID (RFC 3461); Rcpt has
+	// each recipient's NOTIFY and ORCPT, in Rcpts order.
+	Ret, EnvID string
+	Rcpt       []RcptDSN
+}
+
+// RcptDSN is one recipient's RFC 3461 parameters.
+type RcptDSN struct {
+	Notify []string // NEVER, or some of SUCCESS, FAILURE, DELAY; nil: FAILURE
+	ORcpt  string   // "rfc822;user@example.org"
 }
 
 // Enqueuer is the durable relay queue: Enqueue returns once the message

@@ -210,6 +210,7 @@ type setup struct {
 	tls      *tls.Config
 	greylist *greylist.Greylist
 	now      func() time.Time
+	queue    Enqueuer
 }
 
 func startServerWith(t testing.TB, su setup) *testServer {
@@ -245,6 +246,7 @@ func startServerWith(t testing.TB, su setup) *testServer {
 		TLS:      tlsCfg,
 		Greylist: su.greylist,
 		Now:      su.now,
+		Queue:    su.queue,
 	})
 	if err != nil {
 		t.Fatal(err)

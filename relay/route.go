@@ -116,7 +116,7 @@ func (ss *session) deliverLocal(ctx context.Context, pre []byte, msg *filter.Mes
 		ss.srv.log.Error("local delivery failed after other recipients got the message, and there is no queue to retry it", "txn", t.ID, "rcpts", failed)
 		return reply(250, smtp.EnhancedCode{2, 0, 0}, "", "OK "+t.ID+" delivered")
 	}
-	env := Envelope{ID: t.ID, From: t.MailFrom, Rcpts: failed, Received: ss.srv.now(), Spam: junk}
+	env := ss.envelope(failed, junk)
 	if _, err := ss.srv.queue.Enqueue(ctx, env, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField)); err != nil {
 		ss.srv.log.Error("queueing the recipients local delivery failed for", "txn", t.ID, "rcpts", failed, "err", err)
 		return replyLocalError(t.ID) // nothing acknowledged: the client retries, the delivered ones get a duplicate

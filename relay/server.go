@@ -192,6 +192,7 @@ func (s *Server) newSMTPServer(bl boundListener, l net.Listener) *smtp.Server {
 	srv.ReadTimeout = cfg.Limits.CommandTimeout.D()
 	srv.WriteTimeout = cfg.Limits.CommandTimeout.D()
 	srv.EnableSMTPUTF8 = true
+	srv.EnableDSN = true            // RET, ENVID, NOTIFY and ORCPT go with queued mail
 	if bl.kind != kindSubmissions { // implicit TLS: the listener does it
 		srv.TLSConfig = s.tls
 	}

@@ -28,9 +28,10 @@ type session struct {
 	rates *policies.RateLimitConfig // the listener's rate limits
 
 	mailOpts smtp.MailOptions
-	route    string   // "local" or the downstream host:port of this transaction
-	down     *downTxn // the open downstream transaction, in relay mode
-	logged   bool     // the current transaction has been logged
+	rcptDSN  map[string]RcptDSN // NOTIFY and ORCPT by accepted recipient
+	route    string             // "local" or the downstream host:port of this transaction
+	down     *downTxn           // the open downstream transaction, in relay mode
+	logged   bool               // the current transaction has been logged
 	start    time.Time
 }
 
@@ -110,7 +111,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 // plain local@domain form, on the same route as the transaction's other
 // recipients, not refused by policy on what is known so far, and (in relay
 // mode) accepted by the downstream server.
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	t := ss.txn
 	local, domain, ok := splitRecipient(to)
 	if !ok {
@@ -179,7 +180,40 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 	}
 	ss.route = route
+	ss.noteRcptDSN(rcpt, opts)
 	return nil
+}
+
+// noteRcptDSN remembers an accepted recipient's NOTIFY and ORCPT.
+func (ss *session) noteRcptDSN(rcpt string, opts *smtp.RcptOptions) {
+	if opts == nil || (len(opts.Notify) == 0 && opts.OriginalRecipient == "") {
+		return
+	}
+	d := RcptDSN{}
+	for _, n := range opts.Notify {
+		d.Notify = append(d.Notify, string(n))
+	}
+	if opts.OriginalRecipient != "" {
+		d.ORcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + opts.OriginalRecipient
+	}
+	if ss.rcptDSN == nil {
+		ss.rcptDSN = make(map[string]RcptDSN)
+	}
+	ss.rcptDSN[rcpt] = d
+}
+
+// envelope returns the queue envelope of the transaction for rcpts.
+func (ss *session) envelope(rcpts []string, spam bool) Envelope {
+	t := ss.txn
+	env := Envelope{ID: t.ID, From: t.MailFrom, Rcpts: rcpts, Received: ss.srv.now(), Spam: spam,
+		Ret: string(ss.mailOpts.Return), EnvID: ss.mailOpts.EnvelopeID}
+	if len(ss.rcptDSN) > 0 {
+		env.Rcpt = make([]RcptDSN, len(rcpts))
+		for i, r := range rcpts {
+			env.Rcpt[i] = ss.rcptDSN[r]
+		}
+	}
+	return env
 }
 
 // relayRcpt opens the downstream transaction if needed and forwards RCPT.
@@ -334,7 +368,7 @@ func (ss *session) deliver(msg *filter.Message, v policies.Verdict) error {
 		return ss.deliverLocal(ctx, pre, msg, v)
 	}
 	if ss.route == routeQueue {
-		env := Envelope{ID: t.ID, From: t.MailFrom, Rcpts: t.Rcpts, Received: ss.srv.now(), Spam: v.Action == policies.Junk}
+		env := ss.envelope(t.Rcpts, v.Action == policies.Junk)
 		if _, err := ss.srv.queue.Enqueue(ctx, env, outgoing(pre, msg, &ss.srv.bufs, ss.srv.dropField)); err != nil {
 			ss.srv.log.Error("enqueue failed", "txn", t.ID, "err", err)
 			return replyLocalError(t.ID)
@@ -441,6 +475,7 @@ func (ss *session) Reset() {
 	t.ID = ss.srv.ids.next()
 	ss.route = ""
 	ss.mailOpts = smtp.MailOptions{}
+	ss.rcptDSN = nil
 	ss.logged = false
 	ss.start = ss.srv.now()
 	// A new EHLO may change the name; go-smtp keeps it on the connection.

@@ -203,3 +203,42 @@ func TestLocalPartialFailureQueued(t *testing.T) {
 		t.Errorf("queued %d envelopes after a whole refusal, want still 1", len(q.envs))
 	}
 }
+
+// TestQueueDSNParameters: a queued domain's mail goes into the queue with
+// the client's RET, ENVID, NOTIFY and ORCPT (RFC 3461).
+func TestQueueDSNParameters(t *testing.T) {
+	q := &memQueue{}
+	ts := startServerWith(t, setup{queue: q, edit: func(c *policies.Config) {
+		c.Domains["queued.test"] = policies.Domain{Deliver: policies.DeliverRelay, Relay: "127.0.0.1:9", Mode: policies.ModeQueue}
+	}})
+	d := dial(t, ts.addr)
+	d.greet()
+	if ehlo := d.ehlo(); !strings.Contains(ehlo, "DSN") {
+		t.Errorf("EHLO does not offer DSN:\n%s", ehlo)
+	}
+	d.cmd("MAIL FROM:<sender@example.org> RET=HDRS ENVID=env-42", "250")
+	d.cmd("RCPT TO:<a@queued.test> NOTIFY=NEVER", "250")
+	d.cmd("RCPT TO:<b@queued.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@old.example", "250")
+	d.cmd("RCPT TO:<c@queued.test>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: hi\r\n\r\nbody\r\n.\r\n")
+	if r := d.expect("250"); !strings.Contains(r, "queued") {
+		t.Fatalf("end of data: %q, want 250 … queued", r)
+	}
+	if len(q.envs) != 1 {
+		t.Fatalf("queued %d envelopes, want 1", len(q.envs))
+	}
+	env := q.envs[0]
+	if env.Ret != "HDRS" || env.EnvID != "env-42" || len(env.Rcpt) != 3 {
+		t.Fatalf("envelope %+v, want RET=HDRS ENVID=env-42 and 3 recipients' parameters", env)
+	}
+	if n := env.Rcpt[0].Notify; len(n) != 1 || n[0] != "NEVER" {
+		t.Errorf("a's NOTIFY %v, want [NEVER]", n)
+	}
+	if r := env.Rcpt[1]; len(r.Notify) != 2 || r.ORcpt != "rfc822;b@old.example" {
+		t.Errorf("b's parameters %+v, want FAILURE,DELAY and ORCPT rfc822;b@old.example", r)
+	}
+	if r := env.Rcpt[2]; r.Notify != nil || r.ORcpt != "" {
+		t.Errorf("c's parameters %+v, want none", r)
+	}
+}

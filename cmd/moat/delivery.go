@@ -155,7 +155,12 @@ func openQueue(ctx context.Context, cfg *policies.Config, c queue.Courier, readO
 type enqueuer struct{ q *queue.Queue }
 
 func (e enqueuer) Enqueue(ctx context.Context, env relay.Envelope, msg io.Reader) (string, error) {
-	return e.q.Enqueue(ctx, queue.Envelope{ID: env.ID, From: env.From, Rcpts: env.Rcpts, Received: env.Received, Spam: env.Spam}, msg)
+	qe := queue.Envelope{ID: env.ID, From: env.From, Rcpts: env.Rcpts, Received: env.Received, Spam: env.Spam,
+		DSN: queue.DSNOptions{Ret: env.Ret, EnvID: env.EnvID}}
+	for _, r := range env.Rcpt {
+		qe.DSN.Rcpts = append(qe.DSN.Rcpts, queue.RcptOptions{Notify: r.Notify, ORcpt: r.ORcpt})
+	}
+	return e.q.Enqueue(ctx, qe, msg)
 }
 
 // verifier adapts the courier's callouts to relay.Verifier.
