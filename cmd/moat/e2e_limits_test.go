@@ -5,8 +5,6 @@ package main_test
 import (
 	"bufio"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -119,17 +117,4 @@ func TestE2ELimits(t *testing.T) {
 			t.Errorf("%d of 5 simultaneous connections got 220, want connections_per_ip = 2: %q", ok, greetings)
 		}
 	})
-}
-
-// listTree lists the files under dir, for failure messages.
-func listTree(dir string) string {
-	var out []string
-	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, path)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	return strings.Join(out, ", ")
 }
