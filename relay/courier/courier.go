@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moatmail/moat/filter/state"
+	"github.com/moatmail/moat/relay/queue"
 )
 
 // Defaults applied by New to the zero fields of Options.
@@ -171,9 +172,18 @@ func (c *Courier) Close() error {
 // ":PORT" when not 25), followed by "#" and a hash of the connection
 // settings when they are not the defaults. Recipients with the same name
 // can be delivered in one transaction.
+//
+// A recipient address that cannot be routed at all (no domain, no route
+// and no default) fails for good: the error is a 5xx *queue.DeliveryError,
+// so the queue bounces it at once instead of retrying until max_age.
 func (c *Courier) Route(rcpt string) (string, error) {
 	d, err := c.destinationOf(rcpt)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrBadAddress):
+		return "", &queue.DeliveryError{Code: 553, Enhanced: "5.1.3", Text: "bad recipient address syntax", Err: err}
+	case errors.Is(err, ErrNoRoute):
+		return "", &queue.DeliveryError{Code: 550, Enhanced: "5.4.4", Text: "unable to route", Err: err}
+	case err != nil:
 		return "", err
 	}
 	return d.name, nil
