@@ -258,3 +258,10 @@ func (p *Policy) verdict(syms []filter.Symbol, ru *rules) Verdict {
 
 // Trusted reports whether ip is in trusted_networks.
 func (p *Policy) Trusted(ip netip.Addr) bool { return p.trusted.contains(ip) }
+
+// SamePolicy reports whether two recipients are judged under the same
+// rules (the same recipient override, or none). The front end keeps
+// recipients with different rules in separate transactions, so that one
+// recipient's never_reject or skip_checks never lets a message through to
+// the others.
+func (p *Policy) SamePolicy(a, b string) bool { return p.rulesFor(a) == p.rulesFor(b) }

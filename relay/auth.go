@@ -22,10 +22,15 @@ func (ss *session) AuthMechanisms() []string {
 	return []string{sasl.Plain, sasl.Login}
 }
 
-// Auth returns the SASL server for mech.
+// Auth returns the SASL server for mech. AUTH is refused inside a mail
+// transaction (RFC 4954 section 4): the sender given before it would
+// escape the ownership check.
 func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if ss.srv.users == nil {
 		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	if ss.txn.MailFrom != "" || len(ss.txn.Rcpts) > 0 {
+		return nil, reply(503, smtp.EnhancedCode{5, 5, 1}, "", "AUTH not permitted during a mail transaction")
 	}
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
@@ -70,6 +75,10 @@ func (ss *session) authenticate(user, pass string) error {
 		g.Succeeded(ctx, t.ClientIP, user)
 	}
 	t.AuthUser = user
+	// The checks of the connection (DNS lists, FCrDNS, HELO) concern
+	// inbound mail; an authenticated user's mail is not judged by them.
+	t.TruncateSymbols(0)
+	ss.keep = 0
 	ss.srv.log.Info("auth ok", "ip", t.ClientIP.String(), "user", user, "listener", ss.kind)
 	return nil
 }

@@ -211,6 +211,7 @@ type setup struct {
 	greylist *greylist.Greylist
 	now      func() time.Time
 	queue    Enqueuer
+	users    Users
 }
 
 func startServerWith(t testing.TB, su setup) *testServer {
@@ -247,6 +248,7 @@ func startServerWith(t testing.TB, su setup) *testServer {
 		Greylist: su.greylist,
 		Now:      su.now,
 		Queue:    su.queue,
+		Users:    su.users,
 	})
 	if err != nil {
 		t.Fatal(err)

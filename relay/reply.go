@@ -35,6 +35,10 @@ func replyOtherRoute(id string) *smtp.SMTPError {
 	return reply(452, smtp.EnhancedCode{4, 5, 3}, id, "Recipient served by another route; send it in a separate transaction")
 }
 
+func replyOtherPolicy(id string) *smtp.SMTPError {
+	return reply(452, smtp.EnhancedCode{4, 5, 3}, id, "Recipient has its own filtering policy; send it in a separate transaction")
+}
+
 func replyBareLF(id string) *smtp.SMTPError {
 	return reply(550, smtp.EnhancedCode{5, 5, 2}, id, "Message refused: bare CR or LF in message text (RFC 5321 section 2.3.8)")
 }

@@ -102,8 +102,8 @@ func (ss *session) deliverLocal(ctx context.Context, pre []byte, msg *filter.Mes
 		}
 		r := localReply(t.ID, err)
 		ss.srv.log.Error("local delivery failed", "txn", t.ID, "rcpt", rcpt, "reply", replyCode(r), "err", err)
-		if first == nil {
-			first = r
+		if first == nil || r.Code/100 == 4 {
+			first = r // a temporary failure of any recipient makes the reply temporary
 		}
 		failed = append(failed, rcpt)
 	}

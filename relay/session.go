@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -18,8 +19,13 @@ import (
 )
 
 // session is one client connection after HELO/EHLO. It implements
-// smtp.Session; go-smtp calls it from the connection's goroutine only.
+// smtp.Session. go-smtp calls it from the connection's goroutine, except
+// Data for BDAT, which runs on its own goroutine while the connection's
+// goroutine may call Reset or Logout (RSET, EHLO or QUIT between chunks):
+// mu keeps those apart.
 type session struct {
+	mu sync.Mutex
+
 	srv   *Server
 	conn  *smtp.Conn
 	txn   *filter.Txn
@@ -125,14 +131,19 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if ss.route != "" && route != ss.route {
 		return ss.refuseRcpt(to, replyOtherRoute(t.ID), "other route")
 	}
+	if len(t.Rcpts) > 0 && !ss.srv.policy.Load().SamePolicy(t.Rcpts[0], rcpt) {
+		return ss.refuseRcpt(to, replyOtherPolicy(t.ID), "other recipient policy")
+	}
 	for _, r := range t.Rcpts {
 		if strings.EqualFold(r, rcpt) {
 			return nil // a duplicate: already accepted
 		}
 	}
 
-	if name, retry := ss.limit(limitRule{"rcpts_per_sender_domain", ss.rates.RcptsPerSenderDomain, senderDomainKey(t.MailFrom)}); name != "" && t.AuthUser == "" {
-		return ss.refuseRcpt(to, replyRateLimited(t.ID, retry), "rate limit "+name)
+	if t.AuthUser == "" {
+		if name, retry := ss.limit(limitRule{"rcpts_per_sender_domain", ss.rates.RcptsPerSenderDomain, senderDomainKey(t.MailFrom)}); name != "" {
+			return ss.refuseRcpt(to, replyRateLimited(t.ID, retry), "rate limit "+name)
+		}
 	}
 
 	t.Rcpts = append(t.Rcpts, rcpt)
@@ -235,6 +246,8 @@ func (ss *session) relayRcpt(addr, rcpt string) error {
 // delivers. The reply is 250 only once the message is on disk (local) or the
 // downstream server has said 250.
 func (ss *session) Data(r io.Reader) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	t := ss.txn
 	if d := ss.srv.cfg.Limits.DataTimeout.D(); d > 0 {
 		_ = ss.conn.Conn().SetReadDeadline(time.Now().Add(d)) // the wall clock, not the injected one
@@ -255,7 +268,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	v := ss.srv.policy.Load().Evaluate(t)
 	if b := ss.srv.bayes; b != nil && ss.inbound() {
-		if _, _, err := b.AutoLearn(ss.srv.ctx, msg, v.Score, v.Symbols); err != nil {
+		actx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.cfg.Limits.CheckTimeout.D())
+		_, _, err := b.AutoLearn(actx, msg, v.Score, v.Symbols)
+		cancel()
+		if err != nil {
 			ss.srv.log.Warn("bayes autolearn failed", "txn", t.ID, "err", err)
 		}
 	}
@@ -460,6 +476,8 @@ func (ss *session) logTxn(code string, v policies.Verdict) {
 
 // Reset ends the current transaction (after DATA, RSET or a new EHLO).
 func (ss *session) Reset() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	t := ss.txn
 	if t.MailFrom != "" || len(t.Rcpts) > 0 {
 		if !ss.logged && len(t.Rcpts) > 0 {
@@ -484,6 +502,8 @@ func (ss *session) Reset() {
 
 // Logout ends the session.
 func (ss *session) Logout() error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.forgetAuth()
 	if ss.down != nil {
 		ss.down.abort()

@@ -242,3 +242,49 @@ func TestQueueDSNParameters(t *testing.T) {
 		t.Errorf("c's parameters %+v, want none", r)
 	}
 }
+
+// TestAuthInsideTransactionRefused: AUTH after MAIL would let the sender
+// given before it escape the ownership check (RFC 4954 section 4: 503).
+func TestAuthInsideTransactionRefused(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddUser(ctx, "alice@local.test", "alice-secret"); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServerWith(t, setup{users: st})
+	d := dial(t, ts.addr)
+	d.greet()
+	if ehlo := d.ehlo(); !strings.Contains(ehlo, "AUTH PLAIN") {
+		t.Fatalf("no AUTH on a loopback listener:\n%s", ehlo)
+	}
+	d.cmd("MAIL FROM:<ceo@bank.example>", "250")
+	d.cmd("AUTH PLAIN "+plain("alice@local.test", "alice-secret"), "503 5.5.1")
+	d.cmd("RCPT TO:<someone@foreign.example>", "550 5.7.1")
+	d.cmd("RSET", "250")
+	d.cmd("AUTH PLAIN "+plain("alice@local.test", "alice-secret"), "235")
+	d.cmd("MAIL FROM:<ceo@bank.example>", "553 5.7.1")
+}
+
+// TestRecipientsWithOtherPolicySeparated: a recipient under another
+// override (never_reject here) must not share a transaction, where the
+// least severe verdict would deliver to everyone.
+func TestRecipientsWithOtherPolicySeparated(t *testing.T) {
+	ts := startServerWith(t, setup{edit: func(c *policies.Config) {
+		c.Policy.Recipients = map[string]policies.Override{"postmaster@local.test": {NeverReject: true}}
+	}})
+	d := dial(t, ts.addr)
+	d.greet()
+	d.ehlo()
+	d.cmd("MAIL FROM:<sender@example.org>", "250")
+	d.cmd("RCPT TO:<alice@local.test>", "250")
+	d.cmd("RCPT TO:<postmaster@local.test>", "452 4.5.3")
+	d.cmd("RCPT TO:<bob@local.test>", "250")
+	d.cmd("RSET", "250")
+	d.cmd("MAIL FROM:<sender@example.org>", "250")
+	d.cmd("RCPT TO:<postmaster@local.test>", "250")
+	d.cmd("RCPT TO:<alice@local.test>", "452 4.5.3")
+}
