@@ -5,27 +5,116 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// limitListener enforces the total and per-client-IP connection limits. A
-// connection over a limit gets "421 4.7.0" and is closed at once, without
-// reaching the SMTP server; the listener goes on accepting.
-type limitListener struct {
-	net.Listener
+// conns counts and tracks the open SMTP connections of every listener: the
+// total and per-client-IP limits hold across listeners, and shutdown can
+// close the connections that are between transactions.
+type conns struct {
 	max, perIP int
-	hostname   string
-	log        *slog.Logger
-	metrics    Metrics
-	kind       string
 
 	mu    sync.Mutex
 	total int
 	byIP  map[netip.Addr]int
+	open  map[string]*connState // by connKey
 }
 
-func newLimitListener(l net.Listener, max, perIP int, hostname string, log *slog.Logger, m Metrics, kind string) *limitListener {
-	return &limitListener{Listener: l, max: max, perIP: perIP, hostname: hostname, log: log, metrics: m, kind: kind, byIP: make(map[netip.Addr]int)}
+// connState is what the server knows of one open connection.
+type connState struct {
+	conn net.Conn
+	// busy is set while a mail transaction is open (MAIL to its end).
+	busy atomic.Bool
+	// counted is set once the connection rate limits took this
+	// connection (a new session after STARTTLS must not count it again).
+	counted atomic.Bool
+}
+
+func newConns(max, perIP int) *conns {
+	return &conns{max: max, perIP: perIP, byIP: make(map[netip.Addr]int), open: make(map[string]*connState)}
+}
+
+// connKey identifies a connection by its two ends, which a TLS connection
+// layered over it reports too.
+func connKey(c net.Conn) string { return c.RemoteAddr().String() + "|" + c.LocalAddr().String() }
+
+// admit takes a slot for a new connection from ip, or says which limit is
+// reached.
+func (cs *conns) admit(ip netip.Addr, c net.Conn) (string, *connState) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	switch {
+	case cs.max > 0 && cs.total >= cs.max:
+		return "total", nil
+	case cs.perIP > 0 && cs.byIP[ip] >= cs.perIP:
+		return "per-ip", nil
+	}
+	cs.total++
+	cs.byIP[ip]++
+	st := &connState{conn: c}
+	cs.open[connKey(c)] = st
+	return "", st
+}
+
+func (cs *conns) release(ip netip.Addr, key string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.total--
+	if n := cs.byIP[ip] - 1; n > 0 {
+		cs.byIP[ip] = n
+	} else {
+		delete(cs.byIP, ip)
+	}
+	delete(cs.open, key)
+}
+
+// state returns the tracked state of c (nil if unknown).
+func (cs *conns) state(c net.Conn) *connState {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.open[connKey(c)]
+}
+
+// closeIdle closes the connections that are not in a transaction (all of
+// them with all set) and returns how many stay open.
+func (cs *conns) closeIdle(all bool) int {
+	cs.mu.Lock()
+	var victims []net.Conn
+	for _, st := range cs.open {
+		if all || !st.busy.Load() {
+			victims = append(victims, st.conn)
+		}
+	}
+	left := len(cs.open)
+	cs.mu.Unlock()
+	for _, c := range victims {
+		c.Close()
+	}
+	return left
+}
+
+// count returns the number of open connections.
+func (cs *conns) count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.open)
+}
+
+// limitListener enforces the connection limits. A connection over a limit
+// gets "421 4.7.0" and is closed at once, without reaching the SMTP server;
+// the listener goes on accepting.
+type limitListener struct {
+	net.Listener
+	conns    *conns
+	hostname string
+	log      *slog.Logger
+	metrics  Metrics
+	kind     string
+}
+
+func newLimitListener(l net.Listener, cs *conns, hostname string, log *slog.Logger, m Metrics, kind string) *limitListener {
+	return &limitListener{Listener: l, conns: cs, hostname: hostname, log: log, metrics: m, kind: kind}
 }
 
 // Accept returns the next connection within the limits.
@@ -36,21 +125,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := remoteIP(c)
-		l.mu.Lock()
-		over := ""
-		switch {
-		case l.max > 0 && l.total >= l.max:
-			over = "total"
-		case l.perIP > 0 && l.byIP[ip] >= l.perIP:
-			over = "per-ip"
-		default:
-			l.total++
-			l.byIP[ip]++
-		}
-		l.mu.Unlock()
+		over, _ := l.conns.admit(ip, c)
 		if over == "" {
 			l.metrics.ConnOpened(l.kind)
-			return &limitedConn{Conn: c, l: l, ip: ip}, nil
+			return &limitedConn{Conn: c, l: l, ip: ip, key: connKey(c)}, nil
 		}
 		l.metrics.ConnRefused(l.kind, over)
 		l.log.Warn("connection refused: limit reached", "ip", ip.String(), "limit", over)
@@ -68,29 +146,21 @@ func (l *limitListener) refuse(c net.Conn, which string) {
 	_ = c.Close()
 }
 
-func (l *limitListener) release(ip netip.Addr) {
-	l.metrics.ConnClosed(l.kind)
-	l.mu.Lock()
-	l.total--
-	if n := l.byIP[ip] - 1; n > 0 {
-		l.byIP[ip] = n
-	} else {
-		delete(l.byIP, ip)
-	}
-	l.mu.Unlock()
-}
-
 // limitedConn gives its slot back when closed (once).
 type limitedConn struct {
 	net.Conn
 	l    *limitListener
 	ip   netip.Addr
+	key  string
 	once sync.Once
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.ip) })
+	c.once.Do(func() {
+		c.l.metrics.ConnClosed(c.l.kind)
+		c.l.conns.release(c.ip, c.key)
+	})
 	return err
 }
 

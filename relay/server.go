@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -127,6 +128,9 @@ type Server struct {
 	ctx    context.Context // cancelled by Shutdown: aborts checks and relays
 	cancel context.CancelFunc
 
+	conns    *conns      // open connections of every listener, for limits and shutdown
+	stopping atomic.Bool // Shutdown has begun: no new transactions
+
 	mu        sync.Mutex
 	listeners []boundListener
 	servers   []*smtp.Server
@@ -170,6 +174,7 @@ func NewServer(opts Options) (*Server, error) {
 		ids:      newIDGen(),
 		pool:     newPool(cfg.Hostname, cfg.Limits.RelayTimeout.D(), now),
 		spoolDir: spoolDir,
+		conns:    newConns(cfg.Limits.Connections, cfg.Limits.ConnectionsPerIP),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -293,7 +298,7 @@ func (s *Server) Serve() error {
 			}
 			l = w
 		}
-		l = newLimitListener(l, s.cfg.Limits.Connections, s.cfg.Limits.ConnectionsPerIP, s.cfg.Hostname, s.log, s.metrics, bl.kind)
+		l = newLimitListener(l, s.conns, s.cfg.Hostname, s.log, s.metrics, bl.kind)
 		if bl.kind == kindSubmissions {
 			l = tls.NewListener(l, s.tls)
 		}
@@ -325,12 +330,14 @@ func (s *Server) Serve() error {
 // sessions in progress to finish; then it closes them and the downstream
 // connections.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
 	var err error
-	var wg sync.WaitGroup
 	var emu sync.Mutex
+	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for _, srv := range servers {
 		wg.Add(1)
 		go func() {
@@ -343,7 +350,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Wait()
+	go func() { wg.Wait(); close(done) }()
+	// Connections between transactions are closed at once (a client that
+	// keeps one open idle would hold the shutdown for the command
+	// timeout); those in a transaction finish it (MAIL after this gets
+	// 421) until ctx ends, when every connection is closed.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		s.conns.closeIdle(false)
+		select {
+		case <-done:
+			break wait
+		case <-ctx.Done():
+			s.conns.closeIdle(true)
+			<-done
+			break wait
+		case <-tick.C:
+		}
+	}
+	// Sessions end once their connection is closed: wait (bounded) for
+	// them to let go of the store and the queue.
+	for deadline := time.Now().Add(5 * time.Second); s.conns.count() > 0 && time.Now().Before(deadline); {
+		s.conns.closeIdle(true)
+		time.Sleep(20 * time.Millisecond)
+	}
 	s.cancel()
 	s.closeListeners()
 	s.serving.Wait()

@@ -32,6 +32,7 @@ type session struct {
 	keep  int // symbols recorded before MAIL (connect and helo stages)
 	kind  string
 	rates *policies.RateLimitConfig // the listener's rate limits
+	cs    *connState                // the connection's tracked state (nil if untracked)
 
 	mailOpts smtp.MailOptions
 	rcptDSN  map[string]RcptDSN // NOTIFY and ORCPT by accepted recipient
@@ -50,16 +51,18 @@ func (s *Server) newSession(c *smtp.Conn, kind string, lo policies.Listener) (*s
 		Helo:     c.Hostname(),
 	}
 	_, t.TLS = c.TLSConnectionState()
-	sess := &session{srv: s, conn: c, txn: t, start: now, kind: kind, rates: lo.RateLimit}
+	sess := &session{srv: s, conn: c, txn: t, start: now, kind: kind, rates: lo.RateLimit, cs: s.conns.state(c.Conn())}
 	if sess.rates == nil {
 		sess.rates = &s.cfg.RateLimit
 	}
 	pol := s.policy.Load()
 	t.Trusted = pol.Trusted(t.ClientIP)
+	// A connection counts once: after STARTTLS go-smtp makes a new session.
+	first := sess.cs == nil || !sess.cs.counted.Swap(true)
 	if name, retry := sess.limit(
 		limitRule{"connections_per_ip", sess.rates.ConnectionsPerIP, ipKey(t.ClientIP)},
 		limitRule{"connections_per_net", sess.rates.ConnectionsPerNet, netKey(t.ClientIP)},
-	); name != "" {
+	); first && name != "" {
 		// 421 and close: the next read fails at once.
 		_ = c.Conn().SetReadDeadline(time.Now())
 		return nil, reply(421, smtp.EnhancedCode{4, 7, 0}, t.ID, "Too many connections from your address, try again in "+retry.Round(time.Second).String())
@@ -74,6 +77,14 @@ func (s *Server) newSession(c *smtp.Conn, kind string, lo policies.Listener) (*s
 	return sess, nil
 }
 
+// setBusy marks the connection as in a mail transaction (shutdown lets it
+// finish) or between transactions (shutdown closes it).
+func (ss *session) setBusy(b bool) {
+	if ss.cs != nil {
+		ss.cs.busy.Store(b)
+	}
+}
+
 // inbound reports whether the transaction is mail from outside that the
 // checks run on: not from a trusted network, not on a submission listener,
 // not from an authenticated user.
@@ -84,6 +95,10 @@ func (ss *session) inbound() bool {
 // Mail handles MAIL FROM.
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	t := ss.txn
+	if ss.srv.stopping.Load() {
+		_ = ss.conn.Conn().SetReadDeadline(time.Now()) // close after this reply
+		return reply(421, smtp.EnhancedCode{4, 3, 2}, t.ID, "Service shutting down, try again later")
+	}
 	if !validSender(from) {
 		return replyBadSender(t.ID)
 	}
@@ -102,6 +117,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 	}
 	t.MailFrom = from
+	ss.setBusy(true)
 	if opts != nil {
 		ss.mailOpts = *opts
 	}
@@ -478,6 +494,7 @@ func (ss *session) logTxn(code string, v policies.Verdict) {
 func (ss *session) Reset() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	ss.setBusy(false)
 	t := ss.txn
 	if t.MailFrom != "" || len(t.Rcpts) > 0 {
 		if !ss.logged && len(t.Rcpts) > 0 {
@@ -504,6 +521,7 @@ func (ss *session) Reset() {
 func (ss *session) Logout() error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	ss.setBusy(false)
 	ss.forgetAuth()
 	if ss.down != nil {
 		ss.down.abort()
