@@ -49,8 +49,9 @@ func Default() *Config {
 }
 
 // setDefaults sets every key that has a built-in default to it, whatever it
-// holds. Listeners and domains are left alone: a config file that sets none
-// has none.
+// holds. Listeners and domains are left alone: a config file must set its
+// own (validation wants an SMTP or submission listener), and has no domain
+// unless it lists one.
 //
 // Load calls it on an empty Config and then decodes the file over it, so a
 // key absent from the file keeps its default while a key set to a bad value

@@ -192,6 +192,26 @@ func checkRelayDomain(r *reporter, p keyPath, d Domain) {
 	if d.Mode == ModeProxy && d.LMTP {
 		r.add(p.with("lmtp"), "mode: proxy speaks SMTP; LMTP needs mode: queue")
 	}
+	if d.Mode == ModeProxy {
+		checkProxyDomain(r, p, d)
+	}
+}
+
+// checkProxyDomain reports the options mode: proxy would ignore: it relays
+// over plain SMTP, without AUTH, to one fixed host. tls: opportunistic (the
+// default) and none are accepted, as plain SMTP is what they allow.
+func checkProxyDomain(r *reporter, p keyPath, d Domain) {
+	for _, f := range []struct {
+		key string
+		set bool
+	}{
+		{"relay", d.Relay == RelayMX}, {"tls", d.TLS == TLSRequired}, {"tls_verify", d.TLSVerify},
+		{"tls_server_name", d.TLSServerName != ""}, {"username", d.Username != ""}, {"password", d.Password != ""},
+	} {
+		if f.set {
+			r.add(p.with(f.key), "mode: proxy speaks plain SMTP to the relay; TLS, AUTH and mx need mode: queue")
+		}
+	}
 }
 
 // checkLocalDomain reports relay options set on a local domain.

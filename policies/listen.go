@@ -2,6 +2,10 @@ package policies
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -130,6 +134,7 @@ func (c *Config) checkListen(r *reporter) {
 			}
 			if li.RateLimit != nil {
 				li.RateLimit.check(r, p.with("ratelimit"))
+				checkListenerRateLimit(r, p.with("ratelimit"), li.RateLimit)
 			}
 		}
 	}
@@ -138,10 +143,138 @@ func (c *Config) checkListen(r *reporter) {
 			r.add(keyPath{"listen", "metrics"}, "%s", msg)
 		}
 	}
+	if len(c.Listen.SMTP)+len(c.Listen.Submission)+len(c.Listen.Submissions) == 0 && !smtpListenersUndecoded(r.root) {
+		r.add(keyPath{"listen"}, "at least one of listen.smtp, listen.submission, listen.submissions is needed")
+	}
+	c.Listen.checkOverlaps(r)
 	checkNetworks(r, keyPath{"proxy", "trusted"}, c.Proxy.Trusted)
 	tlsNeeded := len(c.Listen.Submission)+len(c.Listen.Submissions)+len(c.Listen.IMAPS)+len(c.Listen.POP3S) > 0
 	if tlsNeeded && c.TLS.Cert == "" && !c.TLS.SelfSigned {
 		r.add(keyPath{"tls"}, "listen.submission, submissions, imaps and pop3s need a certificate: set tls.cert and tls.key, or tls.self_signed: true for a test setup")
+	}
+}
+
+// smtpListenersUndecoded reports whether the document at root (nil for a
+// Config built in code) is not a mapping or writes an SMTP listener the
+// Config lacks: a decoding error, reported already, lost it.
+func smtpListenersUndecoded(root *yaml.Node) bool {
+	if root == nil {
+		return false
+	}
+	if root.Kind != yaml.MappingNode {
+		return true
+	}
+	listen := mappingValue(root, "listen")
+	if listen == nil || listen.ShortTag() == "!!null" {
+		return false
+	}
+	if listen.Kind != yaml.MappingNode {
+		return true
+	}
+	for _, key := range []string{"smtp", "submission", "submissions"} {
+		v := mappingValue(listen, key)
+		if v != nil && !(v.Kind == yaml.SequenceNode && len(v.Content) == 0) && v.ShortTag() != "!!null" {
+			return true
+		}
+	}
+	return false
+}
+
+// mappingValue returns the value of key in the mapping n, following
+// aliases, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			if v.Kind == yaml.AliasNode && v.Alias != nil {
+				v = v.Alias
+			}
+			return v
+		}
+	}
+	return nil
+}
+
+// checkListenerRateLimit reports the limits a listener's own ratelimit
+// section cannot set: the failed-login guard is shared by every listener.
+func checkListenerRateLimit(r *reporter, p keyPath, rl *RateLimitConfig) {
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"auth_failures_per_ip", rl.AuthFailuresPerIP != nil}, {"auth_failures_per_user", rl.AuthFailuresPerUser != nil}} {
+		if f.set {
+			r.add(p.with(f.key), "set auth_failures_* in the global ratelimit section; they apply to every listener")
+		}
+	}
+}
+
+// boundAddr is a listening address as the kernel sees it: an IP address
+// (unmapped) or a host name, and a port.
+type boundAddr struct {
+	path keyPath
+	text string
+	// host is "" for every address: Go listens on both families
+	// (dual-stack) for an empty host, 0.0.0.0 and [::] alike.
+	host string
+	port uint64
+}
+
+// parseBoundAddr splits a listening address; ok is false for one that is
+// invalid (reported by checkHostPort) or has port 0 (any free port, which
+// never collides).
+func parseBoundAddr(p keyPath, s string) (b boundAddr, ok bool) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return boundAddr{}, false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return boundAddr{}, false
+	}
+	b = boundAddr{path: p, text: s, host: strings.ToLower(host), port: n}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		b.host = ip.Unmap().String()
+		if ip.IsUnspecified() {
+			b.host = ""
+		}
+	}
+	return b, true
+}
+
+// checkOverlaps reports a listener whose address is taken by an earlier
+// one, listen.metrics included: the same host and port, or the same port
+// where either listens on every address (the second could not be bound).
+func (l *Listen) checkOverlaps(r *reporter) {
+	var seen []boundAddr
+	visit := func(p keyPath, s string) {
+		b, ok := parseBoundAddr(p, s)
+		if !ok {
+			return
+		}
+		for _, prev := range seen {
+			switch {
+			case prev.port != b.port:
+				continue
+			case prev.host == b.host && b.host != "" || prev.text == s:
+				r.add(p, "%q already used by %s", s, prev.path)
+			case prev.host == "":
+				r.add(p, "%q already used by %s (%q listens on every address, IPv4 and IPv6)", s, prev.path, prev.text)
+			case b.host == "":
+				r.add(p, "%q listens on every address, IPv4 and IPv6, including that of %s (%q)", s, prev.path, prev.text)
+			default:
+				continue
+			}
+			return
+		}
+		seen = append(seen, b)
+	}
+	for _, nl := range l.all() {
+		for i, li := range nl.ls {
+			visit(keyPath{"listen", nl.key}.index(i), li.Address)
+		}
+	}
+	if l.Metrics != "" {
+		visit(keyPath{"listen", "metrics"}, l.Metrics)
 	}
 }
 

@@ -53,8 +53,9 @@ func LoadOrDefault(flagPath string) (*Config, error) {
 }
 
 // Load reads, decodes and validates the YAML config file at path. Keys that
-// are absent take their defaults (see Default; listeners and domains have
-// none in a file). Unknown keys are errors.
+// are absent take their defaults (see Default; listeners and domains come
+// only from the file, which must set an SMTP or submission listener).
+// Unknown keys are errors.
 //
 // Every problem found is reported, one per line, as "FILE:LINE: key:
 // message", ordered by line; the error is the errors.Join of them. A file

@@ -1,10 +1,6 @@
 package policies
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,6 +30,9 @@ const (
 	configKeys = "(want one of: hostname, data_dir, listen, proxy, tls, dns, state, domains, limits, ratelimit, queue, callout, store, greylist, dnsbl, uribl, fcrdns, helo, spf, dkim, dmarc, rules, bayes, log, policy)"
 	limitKeys  = "(want one of: message_size, recipients, line_length, command_timeout, data_timeout, connections, connections_per_ip, check_timeout, memory_spool, relay_timeout)"
 	actions    = "(want one of accept, add_header, junk, greylist, tempfail, reject)"
+	// smtpListener is the listener a config file needs to be valid.
+	smtpListener   = "listen: {smtp: [\"127.0.0.1:0\"]}\n"
+	noSMTPListener = "listen: at least one of listen.smtp, listen.submission, listen.submissions is needed"
 )
 
 func TestLoadErrors(t *testing.T) {
@@ -47,32 +46,32 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown top-level key",
-			yaml: "hostname: mx.example.com\nhostnme: x\n",
+			yaml: "hostname: mx.example.com\nhostnme: x\n" + smtpListener,
 			want: []string{"FILE:2: hostnme: unknown key " + configKeys},
 		},
 		{
 			name: "unknown nested key",
-			yaml: "limits:\n  recipients: 5\n  recipents: 5\n",
+			yaml: "limits:\n  recipients: 5\n  recipents: 5\n" + smtpListener,
 			want: []string{"FILE:3: limits.recipents: unknown key " + limitKeys},
 		},
 		{
 			name: "unknown threshold",
-			yaml: "policy:\n  thresholds:\n    spam: 3\n",
+			yaml: "policy:\n  thresholds:\n    spam: 3\n" + smtpListener,
 			want: []string{"FILE:3: policy.thresholds.spam: unknown key (want one of: add_header, junk, greylist, reject)"},
 		},
 		{
 			name: "bad type",
-			yaml: "limits:\n  recipients: many\n",
+			yaml: "limits:\n  recipients: many\n" + smtpListener,
 			want: []string{`FILE:2: limits.recipients: want an integer, got "many"`},
 		},
 		{
 			name: "bad type in flow mapping",
-			yaml: "log: {level: info}\nlimits: {connections: 5, recipients: lots}\n",
+			yaml: "log: {level: info}\nlimits: {connections: 5, recipients: lots}\n" + smtpListener,
 			want: []string{`FILE:2: limits.recipients: want an integer, got "lots"`},
 		},
 		{
 			name: "list where a string goes",
-			yaml: "hostname: [a, b]\n",
+			yaml: "hostname: [a, b]\n" + smtpListener,
 			want: []string{"FILE:1: hostname: want a string, got a list"},
 		},
 		{
@@ -87,12 +86,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "bad duration",
-			yaml: "limits:\n  command_timeout: 30s\n  data_timeout: 10\n",
+			yaml: "limits:\n  command_timeout: 30s\n  data_timeout: 10\n" + smtpListener,
 			want: []string{`FILE:3: limits.data_timeout: want a duration such as 30s or 5m, got "10"`},
 		},
 		{
 			name: "negative and zero limits",
-			yaml: "limits:\n  recipients: 0\n  message_size: -1\n  check_timeout: 0s\n",
+			yaml: "limits:\n  recipients: 0\n  message_size: -1\n  check_timeout: 0s\n" + smtpListener,
 			want: []string{
 				"FILE:2: limits.recipients: must be positive, got 0",
 				"FILE:3: limits.message_size: must be positive, got -1",
@@ -101,12 +100,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "bad CIDR",
-			yaml: "policy:\n  trusted_networks:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n",
+			yaml: "policy:\n  trusted_networks:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n" + smtpListener,
 			want: []string{`FILE:4: policy.trusted_networks[1]: want an IP address or CIDR range, got "10.0.0.0/33"`},
 		},
 		{
 			name: "bad list entries",
-			yaml: "policy:\n  block:\n    networks: [fe80::1%eth0]\n    senders: [\"a b@example.com\", example.com]\n    helos: [\"\"]\n",
+			yaml: "policy:\n  block:\n    networks: [fe80::1%eth0]\n    senders: [\"a b@example.com\", example.com]\n    helos: [\"\"]\n" + smtpListener,
 			want: []string{
 				`FILE:3: policy.block.networks[0]: want an IP address or CIDR range, got "fe80::1%eth0"`,
 				`FILE:4: policy.block.senders[0]: want an address (user@example.com) or a domain (example.com), got "a b@example.com"`,
@@ -115,17 +114,17 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "relay without relay",
-			yaml: "domains:\n  localhost:\n    deliver: local\n  example.com:\n    deliver: relay\n",
+			yaml: "domains:\n  localhost:\n    deliver: local\n  example.com:\n    deliver: relay\n" + smtpListener,
 			want: []string{"FILE:4: domains.example.com: deliver: relay needs relay: HOST:PORT (or relay: mx)"},
 		},
 		{
 			name: "relay for a local domain",
-			yaml: "domains:\n  example.com:\n    relay: 127.0.0.1:2526\n",
+			yaml: "domains:\n  example.com:\n    relay: 127.0.0.1:2526\n" + smtpListener,
 			want: []string{"FILE:3: domains.example.com.relay: only for deliver: relay (this domain is delivered locally)"},
 		},
 		{
 			name: "bad domains",
-			yaml: "domains:\n  Example.com: {deliver: local}\n  example.org: {deliver: smtp}\n  ex_ample.net: {}\n  example.net: {deliver: relay, relay: \"mx.example.net:0\"}\n",
+			yaml: "domains:\n  Example.com: {deliver: local}\n  example.org: {deliver: smtp}\n  ex_ample.net: {}\n  example.net: {deliver: relay, relay: \"mx.example.net:0\"}\n" + smtpListener,
 			want: []string{
 				`FILE:2: domains.Example.com: domain names must be lower-case (write "example.com")`,
 				`FILE:3: domains.example.org.deliver: want local or relay, got "smtp"`,
@@ -135,12 +134,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "bad action name",
-			yaml: "policy:\n  force_actions:\n    GTUBE: explode\n",
+			yaml: "policy:\n  force_actions:\n    GTUBE: explode\n" + smtpListener,
 			want: []string{`FILE:3: policy.force_actions.GTUBE: unknown action "explode" ` + actions},
 		},
 		{
 			name: "bad symbol names",
-			yaml: "policy:\n  scores:\n    SPF_FAIL: 3\n    spf_fail: 3\n  force_actions:\n    1GTUBE: reject\n",
+			yaml: "policy:\n  scores:\n    SPF_FAIL: 3\n    spf_fail: 3\n  force_actions:\n    1GTUBE: reject\n" + smtpListener,
 			want: []string{
 				`FILE:4: policy.scores.spf_fail: symbol names are UPPER_SNAKE (A-Z, 0-9, _), got "spf_fail"`,
 				`FILE:6: policy.force_actions.1GTUBE: symbol names are UPPER_SNAKE (A-Z, 0-9, _), got "1GTUBE"`,
@@ -148,12 +147,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "non-finite score",
-			yaml: "policy:\n  scores:\n    SPF_FAIL: .inf\n",
+			yaml: "policy:\n  scores:\n    SPF_FAIL: .inf\n" + smtpListener,
 			want: []string{"FILE:3: policy.scores.SPF_FAIL: want a finite number, got +Inf"},
 		},
 		{
 			name: "bad thresholds",
-			yaml: "policy:\n  thresholds:\n    junk: high\n    reject: .nan\n    greylist: \"5\"\n",
+			yaml: "policy:\n  thresholds:\n    junk: high\n    reject: .nan\n    greylist: \"5\"\n" + smtpListener,
 			want: []string{
 				`FILE:3: policy.thresholds.junk: want a number, null or off, got "high"`,
 				"FILE:4: policy.thresholds.reject: want a number, null or off, got NaN",
@@ -162,12 +161,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "thresholds not a mapping",
-			yaml: "policy:\n  thresholds: 5\n",
+			yaml: "policy:\n  thresholds: 5\n" + smtpListener,
 			want: []string{`FILE:2: policy.thresholds: want a mapping of add_header, junk, greylist and reject, got "5"`},
 		},
 		{
 			name: "bad recipient override",
-			yaml: "policy:\n  recipients:\n    \"not an address\": {never_reject: true}\n    example.com:\n      thresholds: {junk: x}\n      scores: {bad: 1}\n      never_reject: maybe\n",
+			yaml: "policy:\n  recipients:\n    \"not an address\": {never_reject: true}\n    example.com:\n      thresholds: {junk: x}\n      scores: {bad: 1}\n      never_reject: maybe\n" + smtpListener,
 			want: []string{
 				"FILE:3: policy.recipients.\"not an address\": want an address (user@example.com) or a domain (example.com)",
 				`FILE:5: policy.recipients.example.com.thresholds.junk: want a number, null or off, got "x"`,
@@ -177,7 +176,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "recipient keys differing in case",
-			yaml: "policy:\n  recipients:\n    ceo@example.com: {}\n    CEO@example.com: {}\n",
+			yaml: "policy:\n  recipients:\n    ceo@example.com: {}\n    CEO@example.com: {}\n" + smtpListener,
 			want: []string{`FILE:3: policy.recipients.ceo@example.com: same recipient as "CEO@example.com" (keys are case-insensitive)`},
 		},
 		{
@@ -193,12 +192,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "redis URL",
-			yaml: "state:\n  redis: http://127.0.0.1:6379\n",
+			yaml: "state:\n  redis: http://127.0.0.1:6379\n" + smtpListener,
 			want: []string{`FILE:2: state.redis: redis URL: unknown scheme "http" (want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster)`},
 		},
 		{
 			name: "log",
-			yaml: "log:\n  level: verbose\n  format: xml\n",
+			yaml: "log:\n  level: verbose\n  format: xml\n" + smtpListener,
 			want: []string{
 				`FILE:2: log.level: want debug, info, warn or error, got "verbose"`,
 				`FILE:3: log.format: want text or json, got "xml"`,
@@ -206,12 +205,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "tls cert without key",
-			yaml: "tls:\n  cert: DIR/cert.pem\n",
+			yaml: "tls:\n  cert: DIR/cert.pem\n" + smtpListener,
 			want: []string{"FILE:2: tls.cert: tls.key must be set too (both or neither)"},
 		},
 		{
 			name: "tls files unreadable",
-			yaml: "tls:\n  cert: DIR/missing.pem\n  key: DIR\n",
+			yaml: "tls:\n  cert: DIR/missing.pem\n  key: DIR\n" + smtpListener,
 			want: []string{
 				"FILE:2: tls.cert: cannot read: stat DIR/missing.pem: no such file or directory",
 				`FILE:3: tls.key: "DIR" is not a regular file`,
@@ -219,12 +218,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "duplicate key",
-			yaml: "hostname: a.example\nhostname: b.example\n",
+			yaml: "hostname: a.example\nhostname: b.example\n" + smtpListener,
 			want: []string{"FILE:2: hostname: already set at line 1"},
 		},
 		{
 			name: "two documents",
-			yaml: "hostname: a.example\n---\nhostname: b.example\n",
+			yaml: smtpListener + "---\nhostname: b.example\n",
 			want: []string{"FILE:2: only one YAML document is allowed"},
 		},
 		{
@@ -234,7 +233,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "all problems reported in line order",
-			yaml: "policy:\n  force_actions: {X: nope}\nlimits:\n  recipients: x\nbogus: 1\ndomains:\n  example.com: {deliver: relay}\n",
+			yaml: "policy:\n  force_actions: {X: nope}\nlimits:\n  recipients: x\nbogus: 1\ndomains:\n  example.com: {deliver: relay}\n" + smtpListener,
 			want: []string{
 				`FILE:2: policy.force_actions.X: unknown action "nope" ` + actions,
 				`FILE:4: limits.recipients: want an integer, got "x"`,
@@ -269,7 +268,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
-	for _, content := range []string{"", "# only a comment\n", "limits:\nlog: {}\n"} {
+	for _, content := range []string{smtpListener, "# only a comment\n" + smtpListener, "limits:\nlog: {}\n" + smtpListener} {
 		path := writeConfig(t, content)
 		cfg, err := Load(path)
 		if err != nil {
@@ -277,8 +276,8 @@ func TestLoadDefaults(t *testing.T) {
 		}
 		want := Default()
 		want.File = path
-		// A file that sets no listener or domain has none.
-		want.Listen = Listen{}
+		// A file has only the listeners and domains it sets.
+		want.Listen = Listen{SMTP: Listeners("127.0.0.1:0")}
 		want.Domains = nil
 		if !reflect.DeepEqual(cfg, want) {
 			t.Errorf("Load(%q) = %+v\nwant %+v", content, cfg, want)
@@ -288,7 +287,7 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadKeepsUnsetDefaults(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, `
+	path := writeConfig(t, smtpListener+`
 hostname: mx.example.com
 limits:
   recipients: 10
@@ -365,7 +364,7 @@ func TestLoadThresholds(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := Load(writeConfig(t, tc.yaml))
+			cfg, err := Load(writeConfig(t, tc.yaml+smtpListener))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -480,7 +479,7 @@ func TestResolve(t *testing.T) {
 	if _, err := LoadOrDefault("missing.yaml"); err == nil {
 		t.Error(`LoadOrDefault("missing.yaml") succeeded`)
 	}
-	if err := os.WriteFile("moat.yaml", []byte("hostname: mx.example.com\n"), 0o600); err != nil {
+	if err := os.WriteFile("moat.yaml", []byte("hostname: mx.example.com\n"+smtpListener), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := Resolve(""); err != nil || got != DefaultFile {
@@ -554,141 +553,4 @@ func exampleKeys(t *testing.T, data []byte) map[string]bool {
 	}
 	walk(documentRoot(&doc), "")
 	return keys
-}
-
-func TestLoadListenersAndDelivery(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "moat.yaml")
-	body := `listen:
-  smtp:
-    - 127.0.0.1:25
-    - address: 127.0.0.1:26
-      proxy_protocol: true
-      ratelimit: {}
-  submission:
-    - address: 127.0.0.1:587
-      allow_plaintext: true
-proxy:
-  trusted: [10.0.0.0/8]
-tls:
-  self_signed: true
-ratelimit:
-  messages_per_ip: {limit: 5, window: 1m}
-  auth_failures_per_user: off
-domains:
-  example.com: {deliver: relay, relay: mx, verify_recipients: true}
-`
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Addrs(c.Listen.SMTP); len(got) != 2 || got[1] != "127.0.0.1:26" {
-		t.Errorf("smtp = %v", got)
-	}
-	l := c.Listen.SMTP[1]
-	if !l.ProxyProtocol || l.RateLimit == nil || l.RateLimit.AuthFailuresPerIP != nil {
-		t.Errorf("listener = %+v (want proxy_protocol and an empty ratelimit)", l)
-	}
-	if !c.Listen.Submission[0].AllowPlaintext {
-		t.Error("allow_plaintext not set")
-	}
-	rl := c.RateLimit
-	if rl.MessagesPerIP == nil || rl.MessagesPerIP.Limit != 5 || rl.AuthFailuresPerUser != nil || rl.AuthFailuresPerIP == nil {
-		t.Errorf("ratelimit = %+v", rl)
-	}
-	d := c.Domains["example.com"]
-	if d.Mode != ModeQueue || d.TLS != TLSOpportunistic || d.Relay != RelayMX || !d.VerifyRecipients {
-		t.Errorf("domain = %+v", d)
-	}
-}
-
-func TestLoadListenerErrors(t *testing.T) {
-	for _, tc := range []struct{ name, body, want string }{
-		{"unknown listener key", "listen:\n  smtp:\n    - address: 127.0.0.1:25\n      proxy: true\n", "moat.yaml:4: listen.smtp[0].proxy: unknown key (want one of: address, proxy_protocol, allow_plaintext, ratelimit)"},
-		{"no address", "listen:\n  smtp:\n    - proxy_protocol: true\n", "address is required"},
-		{"proxy without trusted", "listen:\n  smtp:\n    - address: 127.0.0.1:25\n      proxy_protocol: true\n", "proxy_protocol needs proxy.trusted"},
-		{"submission without tls", "listen:\n  submission: [127.0.0.1:587]\n", "need a certificate"},
-		{"bad rate", "ratelimit:\n  messages_per_ip: {limit: 0, window: 1m}\n", "moat.yaml:2: ratelimit.messages_per_ip.limit: must be positive"},
-		{"bad mode", "domains:\n  example.com: {deliver: relay, relay: 127.0.0.1:25, mode: later}\n", "domains.example.com.mode: want queue or proxy"},
-		{"relay option on local", "domains:\n  example.com: {deliver: local, lmtp: true}\n", "domains.example.com.lmtp: only for deliver: relay"},
-		{"auth without tls", "domains:\n  example.com: {deliver: relay, relay: 127.0.0.1:25, tls: none, username: u, password: p}\n", "AUTH to the relay needs TLS"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "moat.yaml")
-			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Load(path)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want it to contain %q", err, tc.want)
-			}
-		})
-	}
-}
-
-// TestDeployExamplesLoad loads every example configuration under deploy/
-// with its /etc/moat/ files (certificates, keys) made in a temporary
-// directory: each must pass validation and compile to a policy.
-func TestDeployExamplesLoad(t *testing.T) {
-	t.Parallel()
-	paths, err := filepath.Glob("../deploy/examples/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	paths = append(paths, "../deploy/compose/moat.yaml")
-	if len(paths) < 3 {
-		t.Fatalf("found %v, want the gateway and standalone examples and the compose config", paths)
-	}
-	fileRef := regexp.MustCompile(`/etc/moat/[A-Za-z0-9._/-]+\.pem`)
-	for _, path := range paths {
-		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			text := fileRef.ReplaceAllStringFunc(string(data), func(ref string) string {
-				local := filepath.Join(dir, strings.TrimPrefix(ref, "/etc/moat/"))
-				if err := os.MkdirAll(filepath.Dir(local), 0o700); err != nil {
-					t.Fatal(err)
-				}
-				content := []byte("placeholder\n") // certificates are only checked for readability
-				if strings.Contains(ref, "/dkim/") {
-					content = ed25519PEM(t)
-				}
-				if err := os.WriteFile(local, content, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return local
-			})
-			cfgPath := filepath.Join(dir, "moat.yaml")
-			if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(cfgPath)
-			if err != nil {
-				t.Fatalf("%s:\n%v", path, err)
-			}
-			if _, err := c.CompilePolicy(); err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-		})
-	}
-}
-
-// ed25519PEM returns a new Ed25519 private key in PKCS #8 PEM.
-func ed25519PEM(t *testing.T) []byte {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }

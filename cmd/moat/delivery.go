@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/dnsx"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/metrics"
@@ -92,9 +94,10 @@ func (c localCourier) Deliver(ctx context.Context, route, from string, rcpts []s
 	if err != nil {
 		return nil, err
 	}
+	junk := isJunk(body)
 	res := make([]queue.Result, len(rcpts))
 	for i, r := range rcpts {
-		err := c.st.Deliver(ctx, r, false, strings.NewReader(string(body)))
+		err := c.st.Deliver(ctx, r, junk, bytes.NewReader(body))
 		switch {
 		case err == nil:
 			res[i] = queue.Result{Code: 250, Enhanced: "2.0.0", Text: "delivered"}
@@ -108,6 +111,14 @@ func (c localCourier) Deliver(ctx context.Context, route, from string, rcpts []s
 	}
 	c.countResults(route, res, nil)
 	return res, nil
+}
+
+// isJunk reports whether moat judged the message junk: its X-Spam-Action
+// field, which moat adds after removing every incoming X-Spam-* field, says
+// "junk" (as the relay's own local delivery decides the folder).
+func isJunk(msg []byte) bool {
+	h, _, _ := filter.ParseHeader(msg) // the only error, a NUL, still leaves the fields before it
+	return strings.EqualFold(h.Get("X-Spam-Action"), policies.Junk.String())
 }
 
 func (c localCourier) countResults(route string, res []queue.Result, err error) {

@@ -472,7 +472,7 @@ func TestE2EAuthKeygenCLI(t *testing.T) {
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
 	cfg := filepath.Join(dir, "moat.yaml")
-	writeFile(t, cfg, fmt.Sprintf("data_dir: %q\n", dataDir))
+	writeFile(t, cfg, fmt.Sprintf("data_dir: %q\nlisten: {smtp: [\"127.0.0.1:0\"]}\n", dataDir))
 
 	t.Run("key under data_dir", func(t *testing.T) {
 		stdout, stderr, code := runMoat(t, nil, "dkim", "keygen", "-c", cfg, "--type", "ed25519", "Example.TEST", "sel-1")

@@ -37,7 +37,7 @@ func testConfig(t *testing.T, extra string) string {
 	t.Helper()
 	srv := dnstest.Start(t, "../../filter/dnsbl/testdata/bl.test.zone",
 		"../../filter/dnsbl/testdata/127.in-addr.arpa.zone", "../../filter/dnsbl/testdata/good.test.zone")
-	return writeFile(t, "moat.yaml", "dns:\n  servers: [\""+srv.Addr()+"\"]\n"+extra)
+	return writeFile(t, "moat.yaml", "listen: {smtp: [\"127.0.0.1:0\"]}\ndns:\n  servers: [\""+srv.Addr()+"\"]\n"+extra)
 }
 
 func TestCheckJSON(t *testing.T) {
@@ -152,7 +152,7 @@ func TestCheckErrors(t *testing.T) {
 
 func TestPolicyCheck(t *testing.T) {
 	t.Parallel()
-	good := writeFile(t, "good.yaml", "domains:\n  example.com: {deliver: relay, relay: \"127.0.0.1:2526\"}\n")
+	good := writeFile(t, "good.yaml", "listen: {smtp: [\"127.0.0.1:0\"]}\ndomains:\n  example.com: {deliver: relay, relay: \"127.0.0.1:2526\"}\n")
 	code, out, errs := runCmd(t, "", "policy", "check", "-c", good)
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ": OK") {
 		t.Errorf("good file: exit %d, out %q, err %q", code, out, errs)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/moatmail/moat/control"
 	"github.com/moatmail/moat/policies"
@@ -142,13 +144,13 @@ func printQueue(w io.Writer, op string, req queueReq, raw json.RawMessage, asJSO
 		for _, m := range l.Messages {
 			var rc []string
 			for _, r := range m.Rcpts {
-				rc = append(rc, r.Addr+"("+r.State.String()+")")
+				rc = append(rc, termSafe(r.Addr, false)+"("+r.State.String()+")")
 			}
-			from := m.From
+			from := termSafe(m.From, false)
 			if from == "" {
 				from = "<>"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.State, m.Age.Round(time.Second), m.Size, from, strings.Join(rc, ","), m.LastError)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.State, m.Age.Round(time.Second), m.Size, from, strings.Join(rc, ","), termSafe(m.LastError, false))
 		}
 		tw.Flush()
 		c := l.Counts
@@ -156,11 +158,11 @@ func printQueue(w io.Writer, op string, req queueReq, raw json.RawMessage, asJSO
 	case "show":
 		var d queue.Detail
 		_ = json.Unmarshal(raw, &d)
-		fmt.Fprintf(w, "id: %s\nstate: %s\nfrom: <%s>\nreceived: %s\nsize: %d\nspam: %v\n", d.ID, d.State, d.From, d.Received.Format(time.RFC3339), d.Size, d.Spam)
+		fmt.Fprintf(w, "id: %s\nstate: %s\nfrom: <%s>\nreceived: %s\nsize: %d\nspam: %v\n", d.ID, d.State, termSafe(d.From, false), d.Received.Format(time.RFC3339), d.Size, d.Spam)
 		for _, r := range d.Rcpts {
-			fmt.Fprintf(w, "rcpt: %s %s attempts=%d next=%s last=%q\n", r.Addr, r.State, r.Attempts, r.NextAttempt.Format(time.RFC3339), r.LastError)
+			fmt.Fprintf(w, "rcpt: %s %s attempts=%d next=%s last=%q\n", termSafe(r.Addr, false), r.State, r.Attempts, r.NextAttempt.Format(time.RFC3339), r.LastError)
 		}
-		fmt.Fprintf(w, "\n%s", d.Headers)
+		fmt.Fprintf(w, "\n%s", termSafe(d.Headers, true))
 	case "retry":
 		var m map[string]int
 		_ = json.Unmarshal(raw, &m)
@@ -168,4 +170,32 @@ func printQueue(w io.Writer, op string, req queueReq, raw json.RawMessage, asJSO
 	case "delete":
 		fmt.Fprintf(w, "message %s deleted\n", req.ID)
 	}
+}
+
+// termSafe makes remote-controlled text safe to print on a terminal: every
+// control character (C0, DEL, C1), other non-printing rune and invalid UTF-8
+// byte is written escaped as strconv.Quote writes it ("\x1b", "\u202e"), so
+// no escape sequence reaches the terminal. With multiline, CRLF becomes a
+// newline and newline and tab are kept; without, they are escaped too, so a
+// field stays on its line and in its column.
+func termSafe(s string, multiline bool) string {
+	if multiline {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case multiline && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r == utf8.RuneError && size == 1, !strconv.IsPrint(r):
+			q := strconv.Quote(s[i : i+size])
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

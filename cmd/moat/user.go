@@ -32,13 +32,23 @@ type userReq struct {
 // userAdmin runs a user admin command ("add", "passwd", "del", "list") on
 // a store.
 func userAdmin(ctx context.Context, st *store.Store, op string, req userReq) (any, error) {
+	if req.SetQuota && req.Quota < 0 && (op == "add" || op == "passwd") {
+		// Checked before anything changes, so a bad quota changes nothing.
+		return nil, fmt.Errorf("%w: %d", store.ErrInvalidQuota, req.Quota)
+	}
 	switch op {
 	case "add":
 		if err := st.AddUser(ctx, req.Name, req.Password); err != nil {
 			return nil, err
 		}
 		if req.SetQuota {
-			return nil, st.SetQuota(ctx, req.Name, req.Quota)
+			if err := st.SetQuota(ctx, req.Name, req.Quota); err != nil {
+				// Undo the add: the command fails, so the user must not exist.
+				if derr := st.DeleteUser(ctx, req.Name); derr != nil {
+					return nil, fmt.Errorf("%w (and removing the half-added user failed: %w)", err, derr)
+				}
+				return nil, err
+			}
 		}
 		return nil, nil
 	case "passwd":
@@ -92,7 +102,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "configuration `FILE`")
 	asJSON := fs.Bool("json", false, "print JSON (list)")
-	quota := fs.Int64("quota", -1, "quota in `BYTES` (0: the default quota)")
+	quota := fs.Int64("quota", 0, "quota in `BYTES` (0: the default quota)")
 	keep := fs.Bool("keep-password", false, "passwd: change only the quota")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -114,8 +124,18 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "moat user: unknown command %q\n%s", op, userUsage)
 		return 2
 	}
-	if *quota >= 0 {
-		req.Quota, req.SetQuota = *quota, true
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "quota" {
+			req.Quota, req.SetQuota = *quota, true
+		}
+	})
+	if req.SetQuota && req.Quota < 0 {
+		fmt.Fprintf(stderr, "moat user: invalid --quota %d: give 0 (the default quota) or more bytes\n", req.Quota)
+		return 2
+	}
+	if op == "passwd" && *keep && !req.SetQuota {
+		fmt.Fprintln(stderr, "moat user: nothing to change: give --quota or drop --keep-password")
+		return 2
 	}
 	if op == "add" || (op == "passwd" && !*keep) {
 		pw, err := readPassword(stdin, stderr)
