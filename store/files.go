@@ -169,3 +169,8 @@ func fsyncDir(dir string) error {
 	}
 	return serr
 }
+
+// StoresCRLF reports that every stored message has CRLF line breaks (bare
+// LF is turned into CRLF on write), so a message's size as sent over POP3
+// follows from its size and last byte.
+func (s *Store) StoresCRLF() bool { return true }

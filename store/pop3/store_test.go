@@ -136,3 +136,56 @@ func TestStoreLoginFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreSizesWithoutReading: with the real store (CRLFBackend) the
+// sizes LIST reports equal the octets RETR sends, for messages with and
+// without a final line break and with bare LF line ends.
+func TestStoreSizesWithoutReading(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddUser(ctx, "u@example.test", "password-1"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []string{
+		"Subject: a\r\n\r\nends with CRLF\r\n",
+		"Subject: b\r\n\r\nno final line break",
+		"Subject: c\n\nbare LF\n.dot line\n",
+	}
+	for _, m := range msgs {
+		if err := st.Deliver(ctx, "u@example.test", false, strings.NewReader(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b CRLFBackend = st
+	if !b.StoresCRLF() {
+		t.Fatal("the store does not say it stores CRLF")
+	}
+	_, list, err := st.List(ctx, "u@example.test", store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Options{Backend: st})
+	buf := make([]byte, 4096)
+	for _, m := range list {
+		fast, err := srv.measure(ctx, "u@example.test", m.UID, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := st.OpenMessage(ctx, "u@example.test", store.Inbox, m.UID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := wireSize(bodyReader(body), buf)
+		body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fast != slow {
+			t.Errorf("message %d: size from the stored size %d, by reading %d", m.UID, fast, slow)
+		}
+	}
+}
