@@ -495,7 +495,7 @@ func TestE2EAuthKeygenCLI(t *testing.T) {
 		if !ok {
 			t.Fatalf("no dkim: entry printed:\n%s", stdout)
 		}
-		text := fmt.Sprintf("data_dir: %q\ndkim:\n", dataDir)
+		text := fmt.Sprintf("data_dir: %q\nlisten: {smtp: [\"127.0.0.1:0\"]}\ndkim:\n", dataDir)
 		for _, l := range strings.Split(strings.TrimRight(snippet, "\n"), "\n") {
 			text += strings.TrimPrefix(l, "; ") + "\n"
 		}
