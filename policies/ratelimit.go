@@ -28,6 +28,10 @@ type RateLimitConfig struct {
 	// RcptsPerSenderDomain counts recipients per envelope sender domain.
 	// Over: 451 4.7.1.
 	RcptsPerSenderDomain *Rate `yaml:"rcpts_per_sender_domain"`
+	// MessagesPerUser counts the transactions of each authenticated user
+	// (submission), so a stolen password cannot send without bound.
+	// Over: 451 4.7.1.
+	MessagesPerUser *Rate `yaml:"messages_per_user"`
 	// AuthFailuresPerIP and AuthFailuresPerUser count failed logins (SMTP
 	// AUTH, IMAP, POP3); over the limit every login is refused until the
 	// window has passed (SMTP 454 4.7.0 / 421 4.7.0).
@@ -57,6 +61,7 @@ func (rl *RateLimitConfig) Rates() map[string]*Rate {
 		"messages_per_ip":         rl.MessagesPerIP,
 		"messages_per_net":        rl.MessagesPerNet,
 		"rcpts_per_sender_domain": rl.RcptsPerSenderDomain,
+		"messages_per_user":       rl.MessagesPerUser,
 		"auth_failures_per_ip":    rl.AuthFailuresPerIP,
 		"auth_failures_per_user":  rl.AuthFailuresPerUser,
 	}
@@ -74,6 +79,8 @@ func (rl *RateLimitConfig) field(key string) **Rate {
 		return &rl.MessagesPerNet
 	case "rcpts_per_sender_domain":
 		return &rl.RcptsPerSenderDomain
+	case "messages_per_user":
+		return &rl.MessagesPerUser
 	case "auth_failures_per_ip":
 		return &rl.AuthFailuresPerIP
 	case "auth_failures_per_user":

@@ -212,6 +212,7 @@ type setup struct {
 	now      func() time.Time
 	queue    Enqueuer
 	users    Users
+	limiter  Limiter
 }
 
 func startServerWith(t testing.TB, su setup) *testServer {
@@ -249,6 +250,7 @@ func startServerWith(t testing.TB, su setup) *testServer {
 		Now:      su.now,
 		Queue:    su.queue,
 		Users:    su.users,
+		Limiter:  su.limiter,
 	})
 	if err != nil {
 		t.Fatal(err)

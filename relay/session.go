@@ -108,13 +108,15 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if t.AuthUser != "" && !ownsSender(t.AuthUser, from) {
 		return reply(553, smtp.EnhancedCode{5, 7, 1}, t.ID, "Sender address not owned by the authenticated user")
 	}
-	if t.AuthUser == "" {
-		if name, retry := ss.limit(
-			limitRule{"messages_per_ip", ss.rates.MessagesPerIP, ipKey(t.ClientIP)},
-			limitRule{"messages_per_net", ss.rates.MessagesPerNet, netKey(t.ClientIP)},
-		); name != "" {
-			return replyRateLimited(t.ID, retry)
-		}
+	rules := []limitRule{
+		{"messages_per_ip", ss.rates.MessagesPerIP, ipKey(t.ClientIP)},
+		{"messages_per_net", ss.rates.MessagesPerNet, netKey(t.ClientIP)},
+	}
+	if t.AuthUser != "" {
+		rules = []limitRule{{"messages_per_user", ss.rates.MessagesPerUser, "user:" + t.AuthUser}}
+	}
+	if name, retry := ss.limit(rules...); name != "" {
+		return replyRateLimited(t.ID, retry)
 	}
 	t.MailFrom = from
 	ss.setBusy(true)

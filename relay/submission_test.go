@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/moatmail/moat/filter"
+	"github.com/moatmail/moat/filter/ratelimit"
+	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
 	"github.com/moatmail/moat/store"
 )
@@ -287,4 +289,49 @@ func TestRecipientsWithOtherPolicySeparated(t *testing.T) {
 	d.cmd("MAIL FROM:<sender@example.org>", "250")
 	d.cmd("RCPT TO:<postmaster@local.test>", "250")
 	d.cmd("RCPT TO:<alice@local.test>", "452 4.5.3")
+}
+
+// stateLimiter is the rate limiter of moat serve (cmd/moat) over an
+// in-memory state store.
+type stateLimiter struct{ l *ratelimit.Limiter }
+
+func (s stateLimiter) Take(ctx context.Context, rule string, rate policies.Rate, key string) (bool, time.Duration, error) {
+	d, err := s.l.Take(ctx, ratelimit.Rule{Name: rule, Limit: rate.Limit, Window: rate.Window.D()}, key, 1)
+	return d.Allowed, d.RetryAfter, err
+}
+
+// TestRateLimits: messages per client IP for unauthenticated mail, and per
+// user (not per IP) for authenticated mail.
+func TestRateLimits(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddUser(ctx, "alice@local.test", "alice-secret"); err != nil {
+		t.Fatal(err)
+	}
+	lim := stateLimiter{ratelimit.New(state.NewMemory(time.Now), ratelimit.Options{})}
+	ts := startServerWith(t, setup{users: st, limiter: lim, edit: func(c *policies.Config) {
+		c.RateLimit.MessagesPerIP = &policies.Rate{Limit: 2, Window: policies.Duration(time.Minute)}
+		c.RateLimit.MessagesPerUser = &policies.Rate{Limit: 3, Window: policies.Duration(time.Minute)}
+	}})
+	d := dial(t, ts.addr)
+	d.greet()
+	d.ehlo()
+	d.cmd("MAIL FROM:<a@example.org>", "250")
+	d.cmd("RSET", "250")
+	d.cmd("MAIL FROM:<a@example.org>", "250")
+	d.cmd("RSET", "250")
+	d.cmd("MAIL FROM:<a@example.org>", "451 4.7.1")
+
+	// Authenticated mail counts per user, so the IP's limit does not stop
+	// it, and the user's does.
+	d.cmd("AUTH PLAIN "+plain("alice@local.test", "alice-secret"), "235")
+	for range 3 {
+		d.cmd("MAIL FROM:<alice@local.test>", "250")
+		d.cmd("RSET", "250")
+	}
+	d.cmd("MAIL FROM:<alice@local.test>", "451 4.7.1")
 }
