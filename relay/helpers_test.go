@@ -213,6 +213,8 @@ type setup struct {
 	queue    Enqueuer
 	users    Users
 	limiter  Limiter
+	local    LocalDeliverer // the memStore when nil
+	wrap     func(net.Listener, policies.Listener) (net.Listener, error)
 }
 
 func startServerWith(t testing.TB, su setup) *testServer {
@@ -239,11 +241,16 @@ func startServerWith(t testing.TB, su setup) *testServer {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	st := &memStore{}
+	var local LocalDeliverer = st
+	if su.local != nil {
+		local = su.local
+	}
 	srv, err := NewServer(Options{
 		Config:   cfg,
 		Pipeline: filter.NewPipeline(checks, time.Second, log),
 		Policy:   live,
-		Local:    st,
+		Local:    local,
+		Wrap:     su.wrap,
 		Log:      log,
 		TLS:      tlsCfg,
 		Greylist: su.greylist,

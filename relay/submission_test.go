@@ -6,14 +6,12 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"io"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moatmail/moat/filter"
 	"github.com/moatmail/moat/filter/ratelimit"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
@@ -39,9 +37,9 @@ func (q *memQueue) Enqueue(_ context.Context, env Envelope, msg io.Reader) (stri
 	return env.ID, nil
 }
 
-// startSubmission runs a server with one submission listener that looks
-// public, the store's users and a queue; it returns the listener address.
-func startSubmission(t *testing.T) (string, *memQueue) {
+// newStore opens a store in a temporary directory with the given users
+// (password "<local part>-secret").
+func newStore(t *testing.T, users ...string) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
@@ -49,42 +47,30 @@ func startSubmission(t *testing.T) (string, *memQueue) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AddUser(ctx, "alice@local.test", "alice-secret"); err != nil {
-		t.Fatal(err)
+	for _, u := range users {
+		local, _, _ := strings.Cut(u, "@")
+		if err := st.AddUser(ctx, u, local+"-secret"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	cfg := policies.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Hostname = "mx.moat.test"
-	cfg.Listen.SMTP = nil
-	cfg.Listen.Submission = policies.Listeners("127.0.0.1:0")
-	cfg.Domains = map[string]policies.Domain{"local.test": {Deliver: policies.DeliverLocal}}
-	pol, err := policies.NewPolicy(cfg.Policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srvTLS := selfSigned(t)
+	return st
+}
+
+// startSubmission runs a server with one submission listener that looks
+// public, the store's users and a queue; it returns the listener address.
+func startSubmission(t *testing.T) (string, *memQueue) {
+	t.Helper()
+	st := newStore(t, "alice@local.test")
 	q := &memQueue{}
-	srv, err := NewServer(Options{
-		Config: cfg, Pipeline: filter.NewPipeline(nil, time.Second, log), Policy: policies.NewLive(pol),
-		Local: st, Users: st, Queue: q, Log: log, TLS: srvTLS,
-		Wrap: func(l net.Listener, _ policies.Listener) (net.Listener, error) { return publicAddrListener{l}, nil },
+	ts := startServerWith(t, setup{
+		users: st, local: st, queue: q, tls: selfSigned(t),
+		edit: func(c *policies.Config) {
+			c.Listen.SMTP = nil
+			c.Listen.Submission = policies.Listeners("127.0.0.1:0")
+		},
+		wrap: func(l net.Listener, _ policies.Listener) (net.Listener, error) { return publicAddrListener{l}, nil },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	})
-	return srv.Addrs()[0].String(), q
+	return ts.addr, q
 }
 
 func plain(user, pass string) string {
@@ -137,47 +123,14 @@ func TestSubmissionAuth(t *testing.T) {
 // so nobody gets a duplicate and nothing is dropped.
 func TestLocalPartialFailureQueued(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, u := range []string{"alice@local.test", "bob@local.test"} {
-		if err := st.AddUser(ctx, u, "secret-secret"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := newStore(t, "alice@local.test", "bob@local.test")
 	if err := st.SetQuota(ctx, "bob@local.test", 10); err != nil {
 		t.Fatal(err)
 	}
-	cfg := policies.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Hostname = "mx.moat.test"
-	cfg.Listen.SMTP = policies.Listeners("127.0.0.1:0")
-	cfg.Domains = map[string]policies.Domain{"local.test": {Deliver: policies.DeliverLocal}}
-	pol, err := policies.NewPolicy(cfg.Policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q := &memQueue{}
-	srv, err := NewServer(Options{Config: cfg, Pipeline: filter.NewPipeline(nil, time.Second, log), Policy: policies.NewLive(pol), Local: st, Users: st, Queue: q, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	})
+	ts := startServerWith(t, setup{users: st, local: st, queue: q})
 
-	d := dial(t, srv.Addrs()[0].String())
+	d := dial(t, ts.addr)
 	d.greet()
 	d.ehlo()
 	d.cmd("MAIL FROM:<sender@example.org>", "250")
@@ -248,15 +201,7 @@ func TestQueueDSNParameters(t *testing.T) {
 // TestAuthInsideTransactionRefused: AUTH after MAIL would let the sender
 // given before it escape the ownership check (RFC 4954 section 4: 503).
 func TestAuthInsideTransactionRefused(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.AddUser(ctx, "alice@local.test", "alice-secret"); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t, "alice@local.test")
 	ts := startServerWith(t, setup{users: st})
 	d := dial(t, ts.addr)
 	d.greet()
@@ -303,15 +248,7 @@ func (s stateLimiter) Take(ctx context.Context, rule string, rate policies.Rate,
 // TestRateLimits: messages per client IP for unauthenticated mail, and per
 // user (not per IP) for authenticated mail.
 func TestRateLimits(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(t.TempDir(), "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.AddUser(ctx, "alice@local.test", "alice-secret"); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t, "alice@local.test")
 	lim := stateLimiter{ratelimit.New(state.NewMemory(time.Now), ratelimit.Options{})}
 	ts := startServerWith(t, setup{users: st, limiter: lim, edit: func(c *policies.Config) {
 		c.RateLimit.MessagesPerIP = &policies.Rate{Limit: 2, Window: policies.Duration(time.Minute)}
