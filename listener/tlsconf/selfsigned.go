@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -154,4 +155,25 @@ func writeFileDurable(path string, data []byte, perm os.FileMode) (err error) {
 		return fmt.Errorf("tls: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// GenerateSelfSigned returns a new self-signed certificate (ECDSA P-256)
+// for names — host names or IP addresses, the first its subject — and a
+// pool that trusts it: for tests and tools that need TLS on loopback. It
+// writes nothing; Options.SelfSigned is the persistent kind.
+func GenerateSelfSigned(names ...string) (tls.Certificate, *x509.CertPool, error) {
+	if len(names) == 0 {
+		names = []string{"localhost"}
+	}
+	certPEM, keyPEM, err := selfSigned(names, time.Now())
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("tls: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	return cert, pool, nil
 }
