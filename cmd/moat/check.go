@@ -116,7 +116,7 @@ func checkMessage(ctx context.Context, cfg *policies.Config, raw []byte, t *filt
 	if err != nil {
 		return checkResult{}, err
 	}
-	dc, err := newDNSChecks(cfg, log)
+	dc, err := newDNSChecks(cfg, log, nil)
 	if err != nil {
 		return checkResult{}, err
 	}

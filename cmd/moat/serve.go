@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg *policies.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	dc, err := newDNSChecks(cfg, log)
+	dc, err := newDNSChecks(cfg, log, m.DNSListResult)
 	if err != nil {
 		return err
 	}

@@ -96,8 +96,9 @@ func loadRules(cfg *policies.Config) (*rules.RuleSet, error) {
 }
 
 // newDNSChecks builds the resolver and the DNS checks the configuration
-// turns on; nil when none is.
-func newDNSChecks(cfg *policies.Config, log *slog.Logger) (*dnsChecks, error) {
+// turns on; nil when none is. observe, when not nil, hears every DNS list
+// lookup's outcome (metrics).
+func newDNSChecks(cfg *policies.Config, log *slog.Logger, observe func(zone, outcome string)) (*dnsChecks, error) {
 	authOn := cfg.SPF.Enabled || cfg.DKIM.Verify || cfg.DMARC.Enabled
 	if len(cfg.DNSBL.Zones) == 0 && len(cfg.URIBL.Zones) == 0 && !cfg.FCrDNS.Enabled && !cfg.Helo.Enabled && !authOn {
 		return nil, nil
@@ -110,14 +111,18 @@ func newDNSChecks(cfg *policies.Config, log *slog.Logger) (*dnsChecks, error) {
 	}
 	d := &dnsChecks{res: res}
 	if len(cfg.DNSBL.Zones) > 0 {
-		if d.ip, err = dnsbl.NewIPCheck(res, cfg.DNSBL.IPConfig(), log); err != nil {
+		ic := cfg.DNSBL.IPConfig()
+		ic.Observe = observe
+		if d.ip, err = dnsbl.NewIPCheck(res, ic, log); err != nil {
 			res.Close()
 			return nil, fmt.Errorf("dnsbl: %w", err)
 		}
 	}
 	if len(cfg.URIBL.Zones) > 0 {
 		skip := append(slices.Sorted(maps.Keys(cfg.Domains)), cfg.Hostname)
-		if d.uri, err = dnsbl.NewURICheck(res, cfg.URIBL.URIConfig(skip), log); err != nil {
+		uc := cfg.URIBL.URIConfig(skip)
+		uc.Observe = observe
+		if d.uri, err = dnsbl.NewURICheck(res, uc, log); err != nil {
 			res.Close()
 			return nil, fmt.Errorf("uribl: %w", err)
 		}

@@ -33,6 +33,22 @@ type lists struct {
 	interval time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+	observe  func(zone, outcome string) // nil: nobody listens
+}
+
+// Lookup outcomes passed to an observer.
+const (
+	Listed   = "listed"
+	Unlisted = "unlisted"
+	Error    = "error"
+	Timeout  = "timeout"
+)
+
+// note tells the observer, if any, one lookup's outcome.
+func (ls *lists) note(l *list, outcome string) {
+	if ls.observe != nil {
+		ls.observe(l.cfg.Zone, outcome)
+	}
 }
 
 func newLists(kind ListKind, zones []Zone, res Resolver, timeout, interval time.Duration, now func() time.Time, log *slog.Logger) (*lists, error) {
@@ -131,19 +147,31 @@ func (ls *lists) lookupAll(ctx context.Context, jobs []job) ([]found, error) {
 	fail := func(l *list, err error) {
 		failed++
 		kind := kindOf(err)
+		if errors.Is(kind, dnsx.ErrTimeout) {
+			ls.note(l, Timeout)
+		} else {
+			ls.note(l, Error)
+		}
 		if firstErr == nil {
 			firstErr = kind
 		}
 		ls.log.Debug("dns list lookup failed", "zone", l.cfg.Zone, "err", kind)
 	}
+	answered := make([]bool, len(jobs))
 collect:
 	for received := 0; received < len(jobs); received++ {
 		var r result
 		select {
 		case r = <-results:
+			answered[r.i] = true
 		case <-ctx.Done():
 			// Jobs still out count as failed; do not wait for them.
 			failed += len(jobs) - received
+			for i, j := range jobs {
+				if !answered[i] {
+					ls.note(j.list, Timeout)
+				}
+			}
 			if firstErr == nil {
 				firstErr = dnsx.ErrTimeout
 			}
@@ -153,13 +181,18 @@ collect:
 		switch {
 		case r.err == nil:
 			if a, ok := refusal(r.addrs); ok {
+				ls.note(r.job.list, Error)
 				r.job.list.setEnabled(false, refusalReason(a), ls.now(), ls.log)
 				continue
 			}
 			if hits := r.job.list.match(r.addrs); len(hits) > 0 && r.job.list.usable() {
+				ls.note(r.job.list, Listed)
 				out = append(out, found{i: r.i, list: r.job.list, subject: r.job.subject, hits: hits})
+			} else {
+				ls.note(r.job.list, Unlisted)
 			}
 		case dnsx.IsNotFound(r.err):
+			ls.note(r.job.list, Unlisted)
 		default:
 			fail(r.job.list, r.err)
 		}

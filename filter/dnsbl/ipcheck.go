@@ -22,6 +22,10 @@ type IPConfig struct {
 	SelfTestInterval time.Duration
 	// Now is the clock health timestamps use; time.Now when nil.
 	Now func() time.Time
+	// Observe, when not nil, is told the outcome of every zone lookup
+	// (Listed, Unlisted, Error or Timeout), for metrics. It must be quick
+	// and safe for concurrent use.
+	Observe func(zone, outcome string)
 }
 
 // IPCheck is the "dnsbl" check: the client IP address in DNS block and
@@ -37,6 +41,9 @@ var _ filter.Check = (*IPCheck)(nil)
 // level, lookup failures; nil discards them.
 func NewIPCheck(res Resolver, cfg IPConfig, log *slog.Logger) (*IPCheck, error) {
 	ls, err := newLists(IPList, cfg.Zones, res, cfg.Timeout, cfg.SelfTestInterval, cfg.Now, log)
+	if ls != nil {
+		ls.observe = cfg.Observe
+	}
 	if err != nil {
 		return nil, err
 	}

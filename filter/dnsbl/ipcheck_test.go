@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -369,5 +370,45 @@ func TestRejectSymbols(t *testing.T) {
 	want := []string{"DNSBL_TEST", "DNSBL_TEST_SBL", "DNSBL_TEST_XBL", "DNSBL_TEST_PBL"}
 	if !slices.Equal(got, want) {
 		t.Errorf("RejectSymbols = %v, want %v", got, want)
+	}
+}
+
+// TestObserve: the observer hears every zone lookup's outcome.
+func TestObserve(t *testing.T) {
+	t.Parallel()
+	srv, res := startDNS(t)
+	srv.SetMode("slow.test", dnstest.Drop)
+	srv.SetMode("fail.test", dnstest.ServFail)
+	var mu sync.Mutex
+	got := map[string]int{}
+	c, err := NewIPCheck(res, IPConfig{
+		Zones: []Zone{
+			{Zone: "bl.test", Symbol: "DNSBL_TEST", Score: 1},
+			{Zone: "slow.test", Symbol: "DNSBL_SLOW", Score: 1},
+			{Zone: "fail.test", Symbol: "DNSBL_FAIL", Score: 1},
+		},
+		Timeout: 300 * time.Millisecond,
+		Observe: func(zone, outcome string) {
+			mu.Lock()
+			got[zone+" "+outcome]++
+			mu.Unlock()
+		},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range []string{"192.0.2.10", "192.0.2.200"} {
+		if _, err := c.Check(context.Background(), txn(ip), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{
+		"bl.test " + Listed: 1, "bl.test " + Unlisted: 1,
+		"slow.test " + Timeout: 2, "fail.test " + Error: 2,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("observed %v, want %v", got, want)
 	}
 }

@@ -37,6 +37,8 @@ type URIConfig struct {
 	Skip []string
 	// Now is the clock health timestamps use; time.Now when nil.
 	Now func() time.Time
+	// Observe is as in IPConfig.
+	Observe func(zone, outcome string)
 }
 
 // URICheck is the "uribl" check: the registered domains a message links to,
@@ -55,6 +57,9 @@ var _ filter.Check = (*URICheck)(nil)
 // level, lookup failures; nil discards them.
 func NewURICheck(res Resolver, cfg URIConfig, log *slog.Logger) (*URICheck, error) {
 	ls, err := newLists(URIList, cfg.Zones, res, cfg.Timeout, cfg.SelfTestInterval, cfg.Now, log)
+	if ls != nil {
+		ls.observe = cfg.Observe
+	}
 	if err != nil {
 		return nil, err
 	}
