@@ -25,11 +25,22 @@ type LoginGuard interface {
 	Succeeded(ctx context.Context, ip netip.Addr, user string)
 }
 
-// Limiter counts events against a rate in the shared state. It reports
-// whether one more event under key is allowed; on a backend error it
-// allows (fails open) and returns the error for the log.
+// Limiter counts events against rates in the shared state. TakeAll counts
+// one event under each request's key, all or nothing (a client refused by
+// its own limit does not use up its network's), and returns the index of
+// the first refused request (-1 when all are allowed) and when to retry.
+// On a backend error it allows (fails open) and returns the error for the
+// log.
 type Limiter interface {
-	Take(ctx context.Context, rule string, rate policies.Rate, key string) (allowed bool, retryAfter time.Duration, err error)
+	TakeAll(ctx context.Context, reqs []LimitRequest) (denied int, retryAfter time.Duration, err error)
+}
+
+// LimitRequest is one event to count: under Key, against Rate, named Rule
+// (the ratelimit key, e.g. messages_per_ip).
+type LimitRequest struct {
+	Rule string
+	Rate policies.Rate
+	Key  string
 }
 
 // Envelope is what the front end hands to the durable queue.

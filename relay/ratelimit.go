@@ -14,31 +14,36 @@ import (
 // rateTimeout bounds one rate-limit round trip: the limits fail open.
 const rateTimeout = 500 * time.Millisecond
 
-// limit takes one event against each rule that is set; it returns the
-// first rule over its limit and how long to wait, or "".
+// limit takes one event against each rule that is set, all or nothing; it
+// returns the first rule over its limit and how long to wait, or "".
 func (ss *session) limit(rules ...limitRule) (string, time.Duration) {
 	l := ss.srv.limiter
 	if l == nil || ss.rates == nil || ss.txn.Trusted {
 		return "", 0
 	}
-	ctx, cancel := context.WithTimeout(ss.srv.ctx, rateTimeout)
-	defer cancel()
+	reqs := make([]LimitRequest, 0, len(rules))
 	for _, r := range rules {
-		if r.rate == nil || r.key == "" {
-			continue
-		}
-		ok, retry, err := l.Take(ctx, r.name, *r.rate, r.key)
-		if err != nil {
-			ss.srv.log.Warn("rate limit backend failed; allowing", "limit", r.name, "err", err)
-			continue
-		}
-		if !ok {
-			ss.srv.metrics.RateLimited(r.name)
-			ss.srv.log.Info("rate limited", "txn", ss.txn.ID, "ip", ss.txn.ClientIP.String(), "limit", r.name, "key", r.key, "retry_after", retry.Round(time.Second))
-			return r.name, retry
+		if r.rate != nil && r.key != "" {
+			reqs = append(reqs, LimitRequest{Rule: r.name, Rate: *r.rate, Key: r.key})
 		}
 	}
-	return "", 0
+	if len(reqs) == 0 {
+		return "", 0
+	}
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, rateTimeout)
+	defer cancel()
+	denied, retry, err := l.TakeAll(ctx, reqs)
+	if err != nil {
+		ss.srv.log.Warn("rate limit backend failed; allowing", "limits", len(reqs), "err", err)
+		return "", 0
+	}
+	if denied < 0 {
+		return "", 0
+	}
+	r := reqs[denied]
+	ss.srv.metrics.RateLimited(r.Rule)
+	ss.srv.log.Info("rate limited", "txn", ss.txn.ID, "ip", ss.txn.ClientIP.String(), "limit", r.Rule, "key", r.Key, "retry_after", retry.Round(time.Second))
+	return r.Rule, retry
 }
 
 // limitRule is one rule to take an event against.

@@ -236,13 +236,25 @@ func TestRecipientsWithOtherPolicySeparated(t *testing.T) {
 	d.cmd("RCPT TO:<alice@local.test>", "452 4.5.3")
 }
 
-// stateLimiter is the rate limiter of moat serve (cmd/moat) over an
-// in-memory state store.
+// stateLimiter is a rate limiter over an in-memory state store, as moat
+// serve's (cmd/moat) is over the shared one.
 type stateLimiter struct{ l *ratelimit.Limiter }
 
-func (s stateLimiter) Take(ctx context.Context, rule string, rate policies.Rate, key string) (bool, time.Duration, error) {
-	d, err := s.l.Take(ctx, ratelimit.Rule{Name: rule, Limit: rate.Limit, Window: rate.Window.D()}, key, 1)
-	return d.Allowed, d.RetryAfter, err
+func (s stateLimiter) TakeAll(ctx context.Context, reqs []LimitRequest) (int, time.Duration, error) {
+	rr := make([]ratelimit.Request, len(reqs))
+	for i, r := range reqs {
+		rr[i] = ratelimit.Request{Rule: ratelimit.Rule{Name: r.Rule, Limit: r.Rate.Limit, Window: r.Rate.Window.D()}, Key: r.Key, N: 1}
+	}
+	ds, err := s.l.TakeAll(ctx, rr...)
+	if err != nil {
+		return -1, 0, err
+	}
+	for i, d := range ds {
+		if !d.Allowed {
+			return i, d.RetryAfter, nil
+		}
+	}
+	return -1, 0, nil
 }
 
 // TestRateLimits: messages per client IP for unauthenticated mail, and per

@@ -8,15 +8,28 @@ import (
 	"github.com/moatmail/moat/filter/ratelimit"
 	"github.com/moatmail/moat/filter/state"
 	"github.com/moatmail/moat/policies"
+	"github.com/moatmail/moat/relay"
 )
 
 // limiter adapts ratelimit.Limiter to relay.Limiter.
 type limiter struct{ l *ratelimit.Limiter }
 
-// Take counts one event under key against rate.
-func (l limiter) Take(ctx context.Context, rule string, rate policies.Rate, key string) (bool, time.Duration, error) {
-	d, err := l.l.Take(ctx, ratelimit.Rule{Name: rule, Limit: rate.Limit, Window: rate.Window.D()}, key, 1)
-	return d.Allowed, d.RetryAfter, err
+// TakeAll counts one event per request, all or nothing.
+func (l limiter) TakeAll(ctx context.Context, reqs []relay.LimitRequest) (int, time.Duration, error) {
+	rr := make([]ratelimit.Request, len(reqs))
+	for i, r := range reqs {
+		rr[i] = ratelimit.Request{Rule: ratelimit.Rule{Name: r.Rule, Limit: r.Rate.Limit, Window: r.Rate.Window.D()}, Key: r.Key, N: 1}
+	}
+	ds, err := l.l.TakeAll(ctx, rr...)
+	if err != nil {
+		return -1, 0, err
+	}
+	for i, d := range ds {
+		if !d.Allowed {
+			return i, d.RetryAfter, nil
+		}
+	}
+	return -1, 0, nil
 }
 
 // newAuthGuard returns the failed-login guard of the ratelimit section
