@@ -34,6 +34,27 @@ func TestTimeouts(t *testing.T) {
 			t.Errorf("sink got %d messages", n)
 		}
 	})
+	// BDAT chunks arrive between commands, whose reads reset the read
+	// deadline: data_timeout still bounds the whole message.
+	t.Run("bdat", func(t *testing.T) {
+		t.Parallel()
+		ts := startServer(t, nil, func(c *policies.Config) {
+			c.Limits.DataTimeout = policies.Duration(300 * time.Millisecond)
+		})
+		d := dial(t, ts.addr)
+		d.greet()
+		d.ehlo()
+		d.cmd("MAIL FROM:<a@sender.example>", "250 ")
+		d.cmd("RCPT TO:<bob@relay.test>", "250 ")
+		d.send("BDAT 12\r\nSubject: x\r\n")
+		d.expect("250 ")
+		time.Sleep(500 * time.Millisecond) // past data_timeout, within the command timeout
+		d.send("BDAT 7 LAST\r\n\r\nbody\r\n")
+		d.expect("421 4.4.2 ")
+		if n := len(ts.sink.received()); n != 0 {
+			t.Errorf("sink got %d messages", n)
+		}
+	})
 }
 
 func TestLineLength(t *testing.T) {

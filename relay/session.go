@@ -268,7 +268,12 @@ func (ss *session) Data(r io.Reader) error {
 	defer ss.mu.Unlock()
 	t := ss.txn
 	if d := ss.srv.cfg.Limits.DataTimeout.D(); d > 0 {
-		_ = ss.conn.Conn().SetReadDeadline(time.Now().Add(d)) // the wall clock, not the injected one
+		// The wall clock, not the injected one. The read deadline bounds
+		// DATA; BDAT chunks come between commands, whose reads reset it,
+		// so the reader also stops at the deadline.
+		deadline := time.Now().Add(d)
+		_ = ss.conn.Conn().SetReadDeadline(deadline)
+		r = deadlineReader{r: r, deadline: deadline}
 	}
 	msg, rerr := ss.receive(r)
 	if msg != nil {
