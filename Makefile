@@ -8,7 +8,8 @@
 #   make test       go vet, unit tests, the end-to-end tests, then the
 #                   systemd unit check (deploy/verify-unit.sh)
 #   make test-e2e   end-to-end tests only (E2EFLAGS=-v for every test's result)
-#   make bench      Go benchmarks, then the end-to-end load run (bench/load.sh)
+#   make bench      Go benchmarks, the end-to-end load run (bench/load.sh)
+#                   and the IMAP comparison with Dovecot (bench/imap.sh)
 #   make fuzz       every fuzz target for FUZZTIME each (default 30s)
 #   make lint       gofmt, go vet and staticcheck
 #   make clean      remove build and test outputs (never ./moat-data)
@@ -54,6 +55,7 @@ test-e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/load.sh
+	bench/imap.sh
 
 # Each target runs alone (go test -fuzz takes one target per package).
 fuzz:

@@ -29,7 +29,8 @@
 #       DOVECOT_IMAP  Dovecot's IMAP port (default 31143; its POP3/IMAPS/POP3S
 #                     ports are moved 1 above their defaults)
 # Needs: python3, dovecot (dovecot-imapd), the system user vmail (created as
-# install-tools.sh does when missing and running as root).
+# install-tools.sh does when missing and running as root). Without python3
+# or dovecot it says so and skips (exit 0), unless REQUIRE=1.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${SHARED:-$REPO/../shared}"
@@ -42,8 +43,14 @@ MOAT_IMAP="${MOAT_IMAP:-2843}"
 DOVECOT_IMAP="${DOVECOT_IMAP:-31143}"
 PASS=bench-secret-1
 
-command -v python3 >/dev/null || { echo "bench/imap.sh: python3 is missing" >&2; exit 1; }
-command -v dovecot >/dev/null || { echo "bench/imap.sh: dovecot is missing (apt-get install dovecot-imapd)" >&2; exit 1; }
+# Like bench/load.sh: a missing tool skips the run, unless REQUIRE=1.
+missing() {
+  echo "bench/imap.sh: $1 is missing ($2); skipped" >&2
+  [ "${REQUIRE:-0}" = 1 ] && exit 1
+  exit 0
+}
+command -v python3 >/dev/null || missing python3 "apt-get install python3"
+command -v dovecot >/dev/null || missing dovecot "apt-get install dovecot-imapd, or ../shared/bench/peers-install.sh"
 [ -x "$C/standin-dovecot.sh" ] || { echo "bench/imap.sh: no $C/standin-dovecot.sh (set SHARED)" >&2; exit 1; }
 if ! id vmail >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || { echo "bench/imap.sh: user vmail is missing (run $C/install-tools.sh)" >&2; exit 1; }
