@@ -185,7 +185,11 @@ func TestE2EQueueBounce(t *testing.T) {
 	if n := len(m.log.lines(`msg="queue: DSN queued"`)); n != 1 {
 		t.Errorf("%d \"DSN queued\" log lines, want 1", n)
 	}
-	if n := len(m.log.lines(`msg="queue: delivery failed; no DSN`, "rcpt="+refused)); n != 2 {
+	// The queue logs a transaction's outcomes after the sink has the
+	// message: wait for them.
+	noDSN := func() int { return len(m.log.lines(`msg="queue: delivery failed; no DSN`, "rcpt="+refused)) }
+	waitFor(t, m, 10*time.Second, "the two \"no DSN\" log lines", func() bool { return noDSN() >= 2 })
+	if n := noDSN(); n != 2 {
 		t.Errorf("%d \"no DSN\" log lines for %s, want 2 (the junk and the null-sender message)", n, refused)
 	}
 }
