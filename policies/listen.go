@@ -143,7 +143,10 @@ func (c *Config) checkListen(r *reporter) {
 			r.add(keyPath{"listen", "metrics"}, "%s", msg)
 		}
 	}
-	if len(c.Listen.SMTP)+len(c.Listen.Submission)+len(c.Listen.Submissions) == 0 && !smtpListenersUndecoded(r.root) {
+	// A file whose listeners a decoding error (reported already) lost is
+	// not told it has none; without such an error the rule always holds.
+	lost := len(r.probs) > 0 && smtpListenersUndecoded(r.root)
+	if len(c.Listen.SMTP)+len(c.Listen.Submission)+len(c.Listen.Submissions) == 0 && !lost {
 		r.add(keyPath{"listen"}, "at least one of listen.smtp, listen.submission, listen.submissions is needed")
 	}
 	c.Listen.checkOverlaps(r)
