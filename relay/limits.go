@@ -39,22 +39,21 @@ func newConns(max, perIP int) *conns {
 // layered over it reports too.
 func connKey(c net.Conn) string { return c.RemoteAddr().String() + "|" + c.LocalAddr().String() }
 
-// admit takes a slot for a new connection from ip, or says which limit is
-// reached.
-func (cs *conns) admit(ip netip.Addr, c net.Conn) (string, *connState) {
+// admit takes a slot for a new connection c from ip, tracked under key,
+// or says which limit is reached.
+func (cs *conns) admit(ip netip.Addr, c net.Conn, key string) string {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	switch {
 	case cs.max > 0 && cs.total >= cs.max:
-		return "total", nil
+		return "total"
 	case cs.perIP > 0 && cs.byIP[ip] >= cs.perIP:
-		return "per-ip", nil
+		return "per-ip"
 	}
 	cs.total++
 	cs.byIP[ip]++
-	st := &connState{conn: c}
-	cs.open[connKey(c)] = st
-	return "", st
+	cs.open[key] = &connState{conn: c}
+	return ""
 }
 
 func (cs *conns) release(ip netip.Addr, key string) {
@@ -124,11 +123,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := remoteIP(c)
-		over, _ := l.conns.admit(ip, c)
+		ip, key := remoteIP(c), connKey(c)
+		over := l.conns.admit(ip, c, key)
 		if over == "" {
 			l.metrics.ConnOpened(l.kind)
-			return &limitedConn{Conn: c, l: l, ip: ip, key: connKey(c)}, nil
+			return &limitedConn{Conn: c, l: l, ip: ip, key: key}, nil
 		}
 		l.metrics.ConnRefused(l.kind, over)
 		l.log.Warn("connection refused: limit reached", "ip", ip.String(), "limit", over)

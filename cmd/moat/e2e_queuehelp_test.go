@@ -313,17 +313,8 @@ func (d *downstream) accepted(rcpt string) int {
 }
 
 type dsSession struct {
-	d     *downstream
-	from  string
-	rcpts []string
-}
-
-func (s *dsSession) Reset()        { s.from, s.rcpts = "", nil }
-func (s *dsSession) Logout() error { return nil }
-
-func (s *dsSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
-	return nil
+	envelope
+	d *downstream
 }
 
 func (s *dsSession) Rcpt(to string, _ *smtp.RcptOptions) error {

@@ -86,18 +86,24 @@ func (s *sink) to(rcpt string) []sinkMsg {
 	return out
 }
 
-type sinkSession struct {
-	sink  *sink
+// envelope is the MAIL/RCPT state every test SMTP session keeps: it gives
+// the session Reset, Logout and Mail.
+type envelope struct {
 	from  string
 	rcpts []string
 }
 
-func (ss *sinkSession) Reset()        { ss.from, ss.rcpts = "", nil }
-func (ss *sinkSession) Logout() error { return nil }
+func (e *envelope) Reset()        { e.from, e.rcpts = "", nil }
+func (e *envelope) Logout() error { return nil }
 
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	ss.from = from
+func (e *envelope) Mail(from string, _ *smtp.MailOptions) error {
+	e.from = from
 	return nil
+}
+
+type sinkSession struct {
+	envelope
+	sink *sink
 }
 
 func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
