@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/emersion/go-smtp"
 
@@ -127,11 +128,26 @@ func (ss *session) deliverLocal(ctx context.Context, pre []byte, msg *filter.Mes
 
 // localReply maps a store error to the client's reply.
 func localReply(id string, err error) *smtp.SMTPError {
+	code, enh, text := localStatus(err)
+	return reply(code, enh, id, text)
+}
+
+// LocalStatus is the SMTP status of a delivery into the store, for the
+// front end and the queue alike: 250 2.0.0 when err is nil, 550 5.1.1 for
+// an unknown user, 552 5.2.2 for a full mailbox, 451 4.3.0 otherwise.
+func LocalStatus(err error) (code int, enhanced, text string) {
+	code, enh, text := localStatus(err)
+	return code, fmt.Sprintf("%d.%d.%d", enh[0], enh[1], enh[2]), text
+}
+
+func localStatus(err error) (int, smtp.EnhancedCode, string) {
 	switch {
+	case err == nil:
+		return 250, smtp.EnhancedCode{2, 0, 0}, "Delivered"
 	case errors.Is(err, store.ErrQuotaExceeded):
-		return reply(552, smtp.EnhancedCode{5, 2, 2}, id, "Mailbox full")
+		return 552, smtp.EnhancedCode{5, 2, 2}, "Mailbox full"
 	case errors.Is(err, store.ErrNoSuchUser):
-		return reply(550, smtp.EnhancedCode{5, 1, 1}, id, "No such user here")
+		return 550, smtp.EnhancedCode{5, 1, 1}, "No such user here"
 	}
-	return replyLocalError(id)
+	return 451, smtp.EnhancedCode{4, 3, 0}, "Temporary local error, try again later"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,16 +97,8 @@ func (c localCourier) Deliver(ctx context.Context, route, from string, rcpts []s
 	res := make([]queue.Result, len(rcpts))
 	for i, r := range rcpts {
 		err := c.st.Deliver(ctx, r, junk, bytes.NewReader(body))
-		switch {
-		case err == nil:
-			res[i] = queue.Result{Code: 250, Enhanced: "2.0.0", Text: "delivered"}
-		case errors.Is(err, store.ErrNoSuchUser):
-			res[i] = queue.Result{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
-		case errors.Is(err, store.ErrQuotaExceeded):
-			res[i] = queue.Result{Code: 552, Enhanced: "5.2.2", Text: "mailbox full"}
-		default:
-			res[i] = queue.Result{Code: 451, Enhanced: "4.3.0", Text: "local store error"}
-		}
+		code, enh, text := relay.LocalStatus(err)
+		res[i] = queue.Result{Code: code, Enhanced: enh, Text: text}
 	}
 	c.countResults(route, res, nil)
 	return res, nil
