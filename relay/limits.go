@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/moatmail/moat/filter"
 )
 
 // conns counts and tracks the open SMTP connections of every listener: the
@@ -29,6 +31,12 @@ type connState struct {
 	// counted is set once the connection rate limits took this
 	// connection (a new session after STARTTLS must not count it again).
 	counted atomic.Bool
+	// connect holds the connect-stage symbols once they are known
+	// (connectRan): they depend on the client address only, so a new
+	// session after STARTTLS reuses them. Only the connection's session
+	// goroutine uses them.
+	connect    []filter.Symbol
+	connectRan bool
 }
 
 func newConns(max, perIP int) *conns {

@@ -69,12 +69,27 @@ func (s *Server) newSession(c *smtp.Conn, kind string, lo policies.Listener) (*s
 	}
 	if sess.inbound() {
 		ctx, cancel := context.WithCancel(s.ctx)
-		s.pipeline.Run(ctx, t, filter.StageConnect)
+		sess.connectStage(ctx)
 		s.pipeline.Run(ctx, t, filter.StageHelo)
 		cancel()
 	}
 	sess.keep = t.SymbolCount()
 	return sess, nil
+}
+
+// connectStage runs the connect-stage checks (DNS lists, FCrDNS), or, for
+// a new session on a connection that had one (after STARTTLS), adds the
+// symbols they found then: they depend on the client address only.
+func (ss *session) connectStage(ctx context.Context) {
+	cs := ss.cs
+	if cs != nil && cs.connectRan {
+		ss.txn.Add(cs.connect...)
+		return
+	}
+	ss.srv.pipeline.Run(ctx, ss.txn, filter.StageConnect)
+	if cs != nil {
+		cs.connect, cs.connectRan = ss.txn.Symbols(), true
+	}
 }
 
 // setBusy marks the connection as in a mail transaction (shutdown lets it
